@@ -1,0 +1,209 @@
+// Dense layer kernels: Y = X·Wᵀ + b (optionally ReLU), and its two backward forms.
+//
+// Layouts (all row-major f32):
+//   X:      (M, K)   layer input; rows are samples
+//   W:      (N, K)   weights, PyTorch's nn.Linear layout, at params[W_OFF ..]
+//   b:      (N)      bias, at params[B_OFF ..]
+//   Y, dY:  (M, N)   layer output and its gradient
+//   dX:     (M, K)   gradient w.r.t. the input, ReLU mask of the previous layer fused in
+//   dW:     (N, K)   weight gradient, at grads[W_OFF ..];  db: (N) at grads[B_OFF ..]
+// `params`, `grads`, `params_out` and `velocity` are the model's flat parameter buffers: every
+// layer's tensors at fixed offsets, so one binding serves every layer and SGD can run in one pass.
+//
+// Every invocation computes a TILE_M × TILE_N block of outputs in registers and reads its operands
+// straight from global memory, with no workgroup memory and no barriers: on a batch of 64 the whole
+// working set sits in cache, and software adapters (lavapipe, SwiftShader) pay dearly for barriers.
+// Out-of-range rows and columns are clamped on load (always a valid address) and masked on store.
+
+const TILE_M: u32 = 4u;
+const TILE_N: u32 = 4u;
+
+override M: u32;
+override N: u32;
+override K: u32;
+override W_OFF: u32 = 0u;
+override B_OFF: u32 = 0u;
+override RELU: bool = false;      // forward: apply ReLU to Y
+override MASK_RELU: bool = false; // grad_input: zero dX where X <= 0 (X is the previous layer's ReLU output)
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+struct Hyper {
+  lr: f32,
+  momentum: f32,
+  weight_decay: f32,
+  _pad: f32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(6) var<storage, read_write> params_out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(8) var<uniform> hyper: Hyper;
+
+// Y[m, n] = Σ_k X[m, k] · W[n, k] + b[n]       grid: (⌈N / (WG_X·TILE_N)⌉, ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m0 = gid.y * TILE_M;
+  let n0 = gid.x * TILE_N;
+  if (m0 >= M || n0 >= N) { return; }
+  var x_row: array<u32, TILE_M>;
+  var w_row: array<u32, TILE_N>;
+  for (var i = 0u; i < TILE_M; i++) { x_row[i] = min(m0 + i, M - 1u) * K; }
+  for (var j = 0u; j < TILE_N; j++) { w_row[j] = W_OFF + min(n0 + j, N - 1u) * K; }
+  var acc: array<array<f32, TILE_N>, TILE_M>;
+  for (var k = 0u; k < K; k++) {
+    var a: array<f32, TILE_M>;
+    var b: array<f32, TILE_N>;
+    for (var i = 0u; i < TILE_M; i++) { a[i] = x[x_row[i] + k]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = params[w_row[j] + k]; }
+    for (var i = 0u; i < TILE_M; i++) {
+      for (var j = 0u; j < TILE_N; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
+    }
+  }
+  for (var j = 0u; j < TILE_N; j++) {
+    let n = n0 + j;
+    if (n >= N) { break; }
+    let bias = params[B_OFF + n];
+    for (var i = 0u; i < TILE_M; i++) {
+      let m = m0 + i;
+      if (m >= M) { break; }
+      var v = acc[i][j] + bias;
+      if (RELU) { v = max(v, 0.0); }
+      y[m * N + n] = v;
+    }
+  }
+}
+
+// dX[m, k] = Σ_n dY[m, n] · W[n, k], times 1[X[m, k] > 0] when MASK_RELU.
+// Columns of this tile are k0 .. k0 + TILE_N; rows are samples starting at m0.
+fn grad_input_tile(m0: u32, k0: u32) {
+  if (m0 >= M || k0 >= K) { return; }
+  var dy_row: array<u32, TILE_M>;
+  var col: array<u32, TILE_N>;
+  for (var i = 0u; i < TILE_M; i++) { dy_row[i] = min(m0 + i, M - 1u) * N; }
+  for (var j = 0u; j < TILE_N; j++) { col[j] = W_OFF + min(k0 + j, K - 1u); }
+  var acc: array<array<f32, TILE_N>, TILE_M>;
+  for (var n = 0u; n < N; n++) {
+    var a: array<f32, TILE_M>;
+    var b: array<f32, TILE_N>;
+    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[dy_row[i] + n]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = params[col[j] + n * K]; }
+    for (var i = 0u; i < TILE_M; i++) {
+      for (var j = 0u; j < TILE_N; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
+    }
+  }
+  for (var i = 0u; i < TILE_M; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      var v = acc[i][j];
+      if (MASK_RELU && x[m * K + k] <= 0.0) { v = 0.0; }
+      dx[m * K + k] = v;
+    }
+  }
+}
+
+// dW[n, k] = Σ_m dY[m, n] · X[m, k] and db[n] = Σ_m dY[m, n] for the tile of rows n0.. and
+// columns k0..; the tiles of the first column also produce db.
+struct WeightTile {
+  dw: array<array<f32, TILE_N>, TILE_M>,
+  db: array<f32, TILE_M>,
+}
+
+fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
+  var dy_col: array<u32, TILE_M>;
+  var x_col: array<u32, TILE_N>;
+  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, N - 1u); }
+  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, K - 1u); }
+  var t: WeightTile;
+  for (var m = 0u; m < M; m++) {
+    var a: array<f32, TILE_M>;
+    var b: array<f32, TILE_N>;
+    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * N + dy_col[i]]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = x[m * K + x_col[j]]; }
+    for (var i = 0u; i < TILE_M; i++) {
+      t.db[i] += a[i];
+      for (var j = 0u; j < TILE_N; j++) { t.dw[i][j] = fma(a[i], b[j], t.dw[i][j]); }
+    }
+  }
+  return t;
+}
+
+// PyTorch's SGD rule (dampening 0, no Nesterov):  g += wd·w;  v = μ·v + g;  w' = w − lr·v.
+fn sgd_update(at: u32, grad: f32) {
+  let w = params[at];
+  let g = grad + hyper.weight_decay * w;
+  let v = hyper.momentum * velocity[at] + g;
+  velocity[at] = v;
+  params_out[at] = w - hyper.lr * v;
+}
+
+fn sgd_weight_tile(n0: u32, k0: u32) {
+  if (n0 >= N || k0 >= K) { return; }
+  let t = grad_weight_tile(n0, k0);
+  for (var i = 0u; i < TILE_M; i++) {
+    let n = n0 + i;
+    if (n >= N) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      sgd_update(W_OFF + n * K + k, t.dw[i][j]);
+    }
+    if (k0 == 0u) { sgd_update(B_OFF + n, t.db[i]); }
+  }
+}
+
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
+  grad_input_tile(gid.y * TILE_M, gid.x * TILE_N);
+}
+
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈N / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n0 = gid.y * TILE_M;
+  let k0 = gid.x * TILE_N;
+  if (n0 >= N || k0 >= K) { return; }
+  let t = grad_weight_tile(n0, k0);
+  for (var i = 0u; i < TILE_M; i++) {
+    let n = n0 + i;
+    if (n >= N) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      grads[W_OFF + n * K + k] = t.dw[i][j];
+    }
+    if (k0 == 0u) { grads[B_OFF + n] = t.db[i]; }
+  }
+}
+
+// Weight and bias gradients with the SGD-momentum update fused: reads `params`, writes `params_out`.
+// grid: as grad_weight
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_weight_sgd(@builtin(global_invocation_id) gid: vec3<u32>) {
+  sgd_weight_tile(gid.y * TILE_M, gid.x * TILE_N);
+}
+
+// One dispatch for a whole hidden layer's backward pass: the first ⌈N / (WG_Y·TILE_M)⌉ rows of
+// workgroups update W and b (fused SGD), the rest compute dX. Both grids have K columns. dX reads
+// the old weights from `params` while the update writes `params_out`, so the caller ping-pongs
+// two parameter buffers between steps.
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈N / (WG_Y·TILE_M)⌉ + ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let weight_rows = (N + WG_Y * TILE_M - 1u) / (WG_Y * TILE_M);
+  let col = (wid.x * WG_X + lid.x) * TILE_N;
+  if (wid.y < weight_rows) {
+    sgd_weight_tile((wid.y * WG_Y + lid.y) * TILE_M, col);
+  } else {
+    grad_input_tile(((wid.y - weight_rows) * WG_Y + lid.y) * TILE_M, col);
+  }
+}

@@ -1,0 +1,86 @@
+import { expect } from 'vitest';
+import { acquireNodeGpu } from '../src/runtime/node.ts';
+import type { Gpu } from '../src/runtime/gpu.ts';
+import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
+import type { Grid } from '../src/kernels/spec.ts';
+import { Rng } from '../src/model/rng.ts';
+
+/** The test's device. No adapter means the test fails, loudly: there is no CPU fallback to hide behind. */
+export async function testGpu(): Promise<Gpu> {
+  const gpu = await acquireNodeGpu({ label: 'test' }).catch((error: unknown) => {
+    throw new Error(
+      `no WebGPU adapter: ${String(error)}. Install Mesa's lavapipe from bookworm-backports (bash scripts/install-system-deps.sh).`,
+    );
+  });
+  return gpu;
+}
+
+export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (rng.nextFloat() * 2 - 1) * scale;
+  return out;
+}
+
+
+export function storageBuffer(gpu: Gpu, label: string, data: ArrayBufferView | number): GPUBuffer {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  if (typeof data === 'number') {
+    // Poisoned with NaN so an element the kernel forgets to write shows up in the comparison.
+    return gpu.buffers.create(label, data * 4, usage, new Float32Array(data).fill(Number.NaN));
+  }
+  return gpu.buffers.create(label, data.byteLength, usage, data);
+}
+
+export function uniformBuffer(gpu: Gpu, label: string, data: ArrayBufferView): GPUBuffer {
+  return gpu.buffers.create(label, data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, data);
+}
+
+export async function runKernel(
+  gpu: Gpu,
+  kernel: Kernel,
+  resources: Record<string, BindingResource>,
+  grid: Grid,
+  dynamicOffsets?: number[],
+): Promise<void> {
+  const group = bindGroup(gpu.device, kernel, `test.${kernel.label}`, resources);
+  const encoder = gpu.device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  dispatch(pass, kernel, group, grid, dynamicOffsets);
+  pass.end();
+  gpu.device.queue.submit([encoder.finish()]);
+  await gpu.device.queue.onSubmittedWorkDone();
+  gpu.check();
+}
+
+export async function readF32(gpu: Gpu, buffer: GPUBuffer): Promise<Float32Array> {
+  return new Float32Array(await gpu.read(buffer));
+}
+
+export async function readU32(gpu: Gpu, buffer: GPUBuffer): Promise<Uint32Array> {
+  return new Uint32Array(await gpu.read(buffer));
+}
+
+/** |actual − expected| ≤ atol + rtol·|expected| everywhere; on failure names the worst element. */
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  { atol = 1e-5, rtol = 1e-4, what = 'values' }: { atol?: number; rtol?: number; what?: string } = {},
+): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = Number.isNaN(excess) ? Infinity : excess;
+    }
+  }
+  if (worst >= 0) {
+    expect.fail(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`,
+    );
+  }
+}

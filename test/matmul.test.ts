@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  backwardFusedGrid,
+  forwardGrid,
+  gradInputGrid,
+  gradWeightGrid,
+  matmul,
+  matmulOverrides,
+  TILE_M,
+  type DenseShape,
+  type MatmulTuning,
+} from '../src/kernels/matmul.ts';
+import { hyperData, HYPER_BYTES } from '../src/kernels/sgd.ts';
+import type { Gpu } from '../src/runtime/gpu.ts';
+import { Rng } from '../src/model/rng.ts';
+import { expectClose, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
+
+// Float64 references. X (M,K), W (N,K), b (N), dY (M,N).
+function forwardRef(x: Float32Array, w: Float32Array, b: Float32Array, M: number, N: number, K: number, relu: boolean) {
+  const y = new Float64Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = b[n]!;
+      for (let k = 0; k < K; k++) s += x[m * K + k]! * w[n * K + k]!;
+      y[m * N + n] = relu ? Math.max(s, 0) : s;
+    }
+  return y;
+}
+
+function gradInputRef(dy: Float32Array, w: Float32Array, x: Float32Array, M: number, N: number, K: number, mask: boolean) {
+  const dx = new Float64Array(M * K);
+  for (let m = 0; m < M; m++)
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) s += dy[m * N + n]! * w[n * K + k]!;
+      dx[m * K + k] = mask && x[m * K + k]! <= 0 ? 0 : s;
+    }
+  return dx;
+}
+
+function gradWeightRef(dy: Float32Array, x: Float32Array, M: number, N: number, K: number) {
+  const dw = new Float64Array(N * K);
+  const db = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) db[n]! += dy[m * N + n]!;
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let m = 0; m < M; m++) s += dy[m * N + n]! * x[m * K + k]!;
+      dw[n * K + k] = s;
+    }
+  }
+  return { dw, db };
+}
+
+/** Params laid out as the model does: W then b, at offsets that are deliberately not tile-aligned. */
+function layout(M: number, N: number, K: number): DenseShape & { total: number } {
+  const weightOffset = 3;
+  const biasOffset = weightOffset + N * K + 5;
+  return { rows: M, inFeatures: K, outFeatures: N, weightOffset, biasOffset, total: biasOffset + N + 2 };
+}
+
+// Shapes around the 4×(8·4) tiles: 1, tile±1, odd sizes, and the MLP's own.
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 10, 64],
+  [3, 33, 31],
+  [45, 65, 99],
+  [64, 31, 33],
+  [65, 45, 7],
+  [64, 512, 784],
+  [33, 10, 64],
+];
+
+const tunings: MatmulTuning[] = [
+  { wgX: 8, wgY: 8 },
+  { wgX: 16, wgY: 4 },
+];
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+afterAll(() => gpu?.destroy());
+
+describe('matmul kernels against float64 references', () => {
+  for (const [M, N, K] of shapes) {
+    for (const tuning of M === 64 && N === 512 ? tunings.slice(0, 1) : tunings) {
+      const tag = `(${M},${K})·(${N},${K})ᵀ wg ${tuning.wgX}×${tuning.wgY}`;
+      it(`forward ${tag}, with and without ReLU`, async () => {
+        const rng = new Rng(M * 1000 + N * 10 + K);
+        const s = layout(M, N, K);
+        const x = randomArray(rng, M * K);
+        const params = randomArray(rng, s.total, 0.5);
+        const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
+        const b = params.subarray(s.biasOffset, s.biasOffset + N);
+        for (const relu of [false, true]) {
+          const kernel = await gpu.pipelines.get(matmul, 'forward', matmulOverrides(s, tuning, { relu }));
+          const y = storageBuffer(gpu, 'y', M * N);
+          await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y }, forwardGrid(s, tuning));
+          expectClose(await readF32(gpu, y), forwardRef(x, w, b, M, N, K, relu), { atol: 1e-5, rtol: 1e-4, what: `Y relu=${relu}` });
+        }
+      });
+
+      it(`grad_input ${tag}, with and without the ReLU mask`, async () => {
+        const rng = new Rng(M * 7 + N * 11 + K * 13);
+        const s = layout(M, N, K);
+        const x = randomArray(rng, M * K); // about half of it ≤ 0, so the mask matters
+        const params = randomArray(rng, s.total, 0.5);
+        const dy = randomArray(rng, M * N);
+        for (const maskRelu of [false, true]) {
+          const kernel = await gpu.pipelines.get(matmul, 'grad_input', matmulOverrides(s, tuning, { maskRelu }));
+          const dx = storageBuffer(gpu, 'dx', M * K);
+          await runKernel(
+            gpu,
+            kernel,
+            { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), dy: storageBuffer(gpu, 'dy', dy), dx },
+            gradInputGrid(s, tuning),
+          );
+          const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
+          expectClose(await readF32(gpu, dx), gradInputRef(dy, w, x, M, N, K, maskRelu), { what: `dX mask=${maskRelu}` });
+        }
+      });
+
+      it(`grad_weight ${tag} with the bias gradient fused`, async () => {
+        const rng = new Rng(M + N * 3 + K * 5);
+        const s = layout(M, N, K);
+        const x = randomArray(rng, M * K);
+        const dy = randomArray(rng, M * N);
+        const kernel = await gpu.pipelines.get(matmul, 'grad_weight', matmulOverrides(s, tuning));
+        const grads = storageBuffer(gpu, 'grads', s.total);
+        await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), dy: storageBuffer(gpu, 'dy', dy), grads }, gradWeightGrid(s, tuning));
+        const out = await readF32(gpu, grads);
+        const ref = gradWeightRef(dy, x, M, N, K);
+        expectClose(out.subarray(s.weightOffset, s.weightOffset + N * K), ref.dw, { what: 'dW' });
+        expectClose(out.subarray(s.biasOffset, s.biasOffset + N), ref.db, { what: 'db' });
+        // the kernel writes only W and b: the gaps of the flat buffer keep their poison
+        expect(Number.isNaN(out[0]!) && Number.isNaN(out[s.biasOffset - 1]!)).toBe(true);
+      });
+
+      it(`backward_fused ${tag}: dX and the SGD-momentum update of W and b in one dispatch`, async () => {
+        const rng = new Rng(M * 3 + N * 5 + K * 7);
+        const s = layout(M, N, K);
+        const x = randomArray(rng, M * K);
+        const params = randomArray(rng, s.total, 0.5);
+        const velocity = randomArray(rng, s.total, 0.1);
+        const dy = randomArray(rng, M * N);
+        const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
+        const kernel = await gpu.pipelines.get(matmul, 'backward_fused', matmulOverrides(s, tuning, { maskRelu: true }));
+        const dx = storageBuffer(gpu, 'dx', M * K);
+        const paramsOut = storageBuffer(gpu, 'params_out', s.total);
+        const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);
+        await runKernel(
+          gpu,
+          kernel,
+          {
+            x: storageBuffer(gpu, 'x', x),
+            params: storageBuffer(gpu, 'p', params),
+            dy: storageBuffer(gpu, 'dy', dy),
+            dx,
+            params_out: paramsOut,
+            velocity: velocityBuffer,
+            hyper: uniformBuffer(gpu, 'hyper', hyperData(hyper)),
+          },
+          backwardFusedGrid(s, tuning),
+        );
+        const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
+        expectClose(await readF32(gpu, dx), gradInputRef(dy, w, x, M, N, K, true), { what: 'dX' });
+        const { dw, db } = gradWeightRef(dy, x, M, N, K);
+        const expectedW = new Float64Array(s.total).fill(Number.NaN);
+        const expectedV = Float64Array.from(velocity);
+        const update = (at: number, g: number) => {
+          const v = hyper.momentum * velocity[at]! + g + hyper.weightDecay * params[at]!;
+          expectedV[at] = v;
+          expectedW[at] = params[at]! - hyper.lr * v;
+        };
+        for (let i = 0; i < N * K; i++) update(s.weightOffset + i, dw[i]!);
+        for (let n = 0; n < N; n++) update(s.biasOffset + n, db[n]!);
+        const outW = await readF32(gpu, paramsOut);
+        const outV = await readF32(gpu, velocityBuffer);
+        const wEnd = s.weightOffset + N * K;
+        expectClose(outW.subarray(s.weightOffset, wEnd), expectedW.subarray(s.weightOffset, wEnd), { what: 'W after SGD' });
+        expectClose(outW.subarray(s.biasOffset, s.biasOffset + N), expectedW.subarray(s.biasOffset, s.biasOffset + N), { what: 'b after SGD' });
+        expect(Number.isNaN(outW[wEnd]!), 'params_out outside W and b is untouched').toBe(true);
+        expectClose(outV, expectedV, { what: 'momentum buffer' });
+      });
+    }
+  }
+
+  it('rejects a grid that does not cover the shape (guards the launch helpers)', () => {
+    const s = layout(65, 10, 7);
+    const [, rows] = forwardGrid(s, { wgX: 8, wgY: 8 });
+    expect(rows * 8 * TILE_M).toBeGreaterThanOrEqual(65);
+  });
+});
