@@ -84,3 +84,38 @@ export function expectClose(
     );
   }
 }
+
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadMnistDir } from '../src/model/mnist-node.ts';
+import type { Mnist, MnistSplit } from '../src/model/idx.ts';
+import { decodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const MNIST_DIR = process.env.MNIST_DIR ? resolve(process.env.MNIST_DIR) : resolve(ROOT, '../shared/mnist');
+
+let mnist: Promise<Mnist> | undefined;
+/** The real MNIST files (MNIST_DIR, else ../shared/mnist), read once per test file. */
+export function realMnist(): Promise<Mnist> {
+  mnist ??= loadMnistDir(MNIST_DIR);
+  return mnist;
+}
+
+export function takeSplit(split: MnistSplit, count: number, from = 0): MnistSplit {
+  const features = split.images.length / split.count;
+  return {
+    images: split.images.slice(from * features, (from + count) * features),
+    labels: split.labels.slice(from, from + count),
+    count,
+  };
+}
+
+export function golden(name: string): Map<string, Tensor> {
+  const file = join(ROOT, 'test/golden', name);
+  return decodeSafetensors(new Uint8Array(readFileSync(file)), name).tensors;
+}
+
+export function goldenJson<T>(name: string): T {
+  return JSON.parse(readFileSync(join(ROOT, 'test/golden', name), 'utf8')) as T;
+}

@@ -133,6 +133,11 @@ export class Gpu {
     return value;
   }
 
+  /** queue.writeBuffer for any typed array: ordered after every command buffer already submitted. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.device.queue.writeBuffer(buffer, offset, data as ArrayBufferView<ArrayBuffer>);
+  }
+
   /** Copies `size` bytes at `offset` of `source` into a fresh ArrayBuffer (one staging buffer, mapped asynchronously). */
   async read(source: GPUBuffer, offset = 0, size = source.size - offset): Promise<ArrayBuffer> {
     const staging = this.buffers.create(`${source.label}.readback`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);

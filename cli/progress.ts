@@ -1,0 +1,40 @@
+/** A one-line progress bar on a TTY (stderr), redrawn in place; silent elsewhere. */
+export class ProgressBar {
+  private lastDraw = 0;
+  private shown = false;
+
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  get enabled(): boolean {
+    return Boolean(this.stream.isTTY);
+  }
+
+  update(fraction: number, text: string, force = false): void {
+    if (!this.enabled) return;
+    const now = performance.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const width = 24;
+    const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`;
+    const columns = this.stream.columns ?? 100;
+    this.stream.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
+    this.shown = true;
+  }
+
+  /** Clears the bar so that a normal line can be printed. */
+  clear(): void {
+    if (this.shown) this.stream.write('\r\x1b[K');
+    this.shown = false;
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const mmss = `${String(m).padStart(h ? 2 : 1, '0')}:${String(sec).padStart(2, '0')}`;
+  return h ? `${h}:${mmss}` : mmss;
+}

@@ -1,0 +1,89 @@
+import { InputError } from '../runtime/errors.ts';
+import { paramLayout, stateDictFromFlat, flatFromStateDict } from './mlp.ts';
+import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
+import type { TrainConfig, TrainerState } from './trainer.ts';
+
+/** The settings a resumed run must share with the run that wrote the checkpoint. */
+export interface CheckpointConfig {
+  readonly layers: number[];
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly seed: number;
+  readonly shuffle: boolean;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+const FORMAT = 'webgpu-mnist-checkpoint/1';
+const MOMENTUM_PREFIX = 'momentum.';
+
+export function checkpointConfig(c: TrainConfig): CheckpointConfig {
+  return {
+    layers: [...c.layers],
+    batchSize: c.batchSize,
+    lr: c.lr,
+    momentum: c.momentum,
+    weightDecay: c.weightDecay,
+    seed: c.seed,
+    shuffle: c.shuffle,
+  };
+}
+
+/**
+ * One safetensors file: the weights under the seed's names (so it also loads in PyTorch with
+ * strict=False), the momentum buffers under `momentum.<name>`, and the position and RNG state in
+ * the metadata.
+ */
+export function encodeCheckpoint(state: TrainerState, config: CheckpointConfig): Uint8Array {
+  const layout = paramLayout(state.layers);
+  const tensors: [string, Tensor][] = [...stateDictFromFlat(layout, state.weights)];
+  for (const [name, t] of stateDictFromFlat(layout, state.velocity)) tensors.push([MOMENTUM_PREFIX + name, t]);
+  return encodeSafetensors(tensors, {
+    format: FORMAT,
+    config: JSON.stringify(config),
+    epoch: String(state.epoch),
+    step_in_epoch: String(state.stepInEpoch),
+    global_step: String(state.globalStep),
+    rng_state: Array.from(state.epochRngState).join(','),
+  });
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, name: string): { state: TrainerState; config: CheckpointConfig } {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
+  if (metadata.format !== FORMAT) throw new InputError(`${name} is not a training checkpoint of this engine`);
+  let config: CheckpointConfig;
+  try {
+    config = JSON.parse(metadata.config ?? '') as CheckpointConfig;
+  } catch {
+    throw new InputError(`${name}: malformed checkpoint config`);
+  }
+  const integer = (key: string) => {
+    const v = Number(metadata[key]);
+    if (!Number.isSafeInteger(v) || v < 0) throw new InputError(`${name}: malformed checkpoint field ${key}`);
+    return v;
+  };
+  const rng = (metadata.rng_state ?? '').split(',').map(Number);
+  if (rng.length !== 4 || rng.some((w) => !Number.isSafeInteger(w) || w < 0 || w > 0xffffffff)) {
+    throw new InputError(`${name}: malformed checkpoint RNG state`);
+  }
+  const layout = paramLayout(config.layers);
+  const weights = new Map<string, Tensor>();
+  const momentum = new Map<string, Tensor>();
+  for (const [key, t] of tensors) {
+    if (key.startsWith(MOMENTUM_PREFIX)) momentum.set(key.slice(MOMENTUM_PREFIX.length), t);
+    else weights.set(key, t);
+  }
+  return {
+    config,
+    state: {
+      layers: [...config.layers],
+      weights: flatFromStateDict(layout, weights, name),
+      velocity: flatFromStateDict(layout, momentum, `${name} (momentum)`),
+      epoch: integer('epoch'),
+      stepInEpoch: integer('step_in_epoch'),
+      globalStep: integer('global_step'),
+      epochRngState: Uint32Array.from(rng),
+    },
+  };
+}

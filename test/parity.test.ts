@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../src/runtime/gpu.ts';
+import { layersOfStateDict } from '../src/model/mlp.ts';
+import type { Tensor } from '../src/model/safetensors.ts';
+import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
+import { golden, goldenJson, realMnist, testGpu } from './helpers.ts';
+
+// Parity with PyTorch (test/golden/README.md says how the files were made): from the same
+// starting weights, without shuffling, K steps here must change the weights as K steps of
+// torch.optim.SGD did, to a relative error of 1e-3 per tensor.
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+afterAll(() => gpu?.destroy());
+
+function relativeChangeError(init: Tensor, ours: Tensor, theirs: Tensor): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < init.data.length; i++) {
+    const a = ours.data[i]! - init.data[i]!;
+    const b = theirs.data[i]! - init.data[i]!;
+    diff += (a - b) ** 2;
+    norm += b ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+async function trainFromGolden(overrides: Partial<TrainConfig>): Promise<{ weights: Map<string, Tensor>; losses: number[] }> {
+  const init = golden('parity-init.safetensors');
+  const config: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    layers: layersOfStateDict(init)!,
+    shuffle: false,
+    epochs: 1,
+    stepsPerSubmit: 7, // not a divisor of the step count: chunks of uneven length
+    ...overrides,
+  };
+  const trainer = await Trainer.create(gpu, await realMnist(), config, init, 'parity-init.safetensors');
+  try {
+    const losses: number[] = [];
+    await trainer.run({ skipEval: true, onChunk: (r) => losses.push(...r.losses) });
+    return { weights: await trainer.stateDict(), losses };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const cases = [
+  { name: 'batch 64, lr 0.01, momentum 0.5, 40 steps', after: 'parity-after-40.safetensors', losses: 'parity-losses-40.json', config: { batchSize: 64, lr: 0.01, momentum: 0.5, maxSteps: 40 } },
+  { name: 'batch 100, lr 0.05, momentum 0.9, 25 steps', after: 'parity-b100-after-25.safetensors', losses: 'parity-b100-losses-25.json', config: { batchSize: 100, lr: 0.05, momentum: 0.9, maxSteps: 25 } },
+];
+
+describe('parity with PyTorch', () => {
+  for (const c of cases) {
+    for (const fusedUpdate of [true, false]) {
+      it(`${c.name} (${fusedUpdate ? 'SGD fused into dW' : 'SGD as one pass'})`, async () => {
+        const init = golden('parity-init.safetensors');
+        const expected = golden(c.after);
+        const { weights, losses } = await trainFromGolden({ ...c.config, fusedUpdate });
+        expect(losses).toHaveLength(c.config.maxSteps);
+        const torchLosses = goldenJson<number[]>(c.losses);
+        for (let i = 0; i < losses.length; i++) expect(Math.abs(losses[i]! - torchLosses[i]!), `loss of step ${i + 1}`).toBeLessThan(1e-4);
+        for (const [name, t] of expected) {
+          const error = relativeChangeError(init.get(name)!, weights.get(name)!, t);
+          expect(error, `${name}: relative error of the change from the init`).toBeLessThanOrEqual(1e-3);
+        }
+      });
+    }
+  }
+});
