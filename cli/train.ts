@@ -6,14 +6,15 @@ import { acquireNodeGpu } from '../src/runtime/node.ts';
 import { writeFileAtomic } from '../src/model/atomic-file.ts';
 import { CHECKPOINT_FILE, checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/checkpoint.ts';
 import { layersOfStateDict, SEED_LAYERS } from '../src/model/mlp.ts';
-import { loadMnistDir, resolveDataDir } from '../src/model/mnist-node.ts';
+import { downloadMnist, loadMnistDir, resolveDataDir } from '../src/model/mnist-node.ts';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
-import { configFor, Trainer, type EpochReport, type TrainConfig } from '../src/model/trainer.ts';
+import { configFor, DEFAULT_CONFIG, Trainer, validateConfig, type EpochReport, type TrainConfig } from '../src/model/trainer.ts';
 import { parseFlags, usage, type FlagSpec } from './args.ts';
 import { formatDuration, ProgressBar } from './progress.ts';
 
 const FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', placeholder: 'DIR', help: 'MNIST directory (default: $MNIST_DIR, then data/mnist)' },
+  download: { type: 'bool', help: 'first download MNIST into the data directory if missing (checksummed; needs the internet)' },
   epochs: { type: 'int', placeholder: 'N', help: 'epochs to train (default 10)' },
   'batch-size': { type: 'int', placeholder: 'B', help: 'batch size (default 64)' },
   lr: { type: 'number', placeholder: 'LR', help: 'learning rate (default 0.01)' },
@@ -94,6 +95,11 @@ async function main(argv: string[]): Promise<number> {
     Object.assign(overrides, resume.config);
   }
 
+  validateConfig({ ...DEFAULT_CONFIG, ...overrides });
+  if (flags.download) {
+    const fetched = await downloadMnist(dataDir);
+    process.stderr.write(fetched.length ? `downloaded ${fetched.join(', ')} to ${dataDir}\n` : `MNIST already in ${dataDir}\n`);
+  }
   const data = await loadMnistDir(dataDir);
   const gpu = await acquireNodeGpu();
   try {

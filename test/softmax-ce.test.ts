@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
+import type { Gpu } from '../src/runtime/gpu.ts';
+import { Rng } from '../src/model/rng.ts';
+import { expectClose, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu } from './helpers.ts';
+
+interface RefResult {
+  rowLoss: Float64Array;
+  dlogits: Float64Array;
+  meanLoss: number;
+  correct: number;
+  argmax: number[];
+  probs: Float64Array;
+}
+
+// float64 reference of softmax + cross-entropy, as torch.nn.CrossEntropyLoss (mean) and its gradient.
+function reference(logits: Float32Array, labels: Uint32Array, rows: number, classes: number): RefResult {
+  const rowLoss = new Float64Array(rows);
+  const dlogits = new Float64Array(rows * classes);
+  const probs = new Float64Array(rows * classes);
+  const argmax: number[] = [];
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const z = Array.from(logits.subarray(r * classes, (r + 1) * classes));
+    const max = Math.max(...z);
+    const best = z.indexOf(max);
+    argmax.push(best);
+    const sum = z.reduce((a, v) => a + Math.exp(v - max), 0);
+    rowLoss[r] = Math.log(sum) - (z[labels[r]!]! - max);
+    for (let c = 0; c < classes; c++) {
+      const p = Math.exp(z[c]! - max) / sum;
+      probs[r * classes + c] = p;
+      dlogits[r * classes + c] = (p - (c === labels[r] ? 1 : 0)) / rows;
+    }
+    if (best === labels[r]) correct++;
+  }
+  return { rowLoss, dlogits, meanLoss: rowLoss.reduce((a, v) => a + v, 0) / rows, correct, argmax, probs };
+}
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+afterAll(() => gpu?.destroy());
+
+function stepTable(slot: number, batchStart: number): GPUBuffer {
+  const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
+  const words = new Uint32Array((2 * stride) / 4);
+  // the record at offset `stride` is the one bound, so the dynamic offset is exercised
+  words[stride / 4] = slot;
+  words[stride / 4 + 1] = batchStart;
+  return gpu.buffers.create('steps', words.byteLength, GPUBufferUsage.UNIFORM, words);
+}
+
+async function trainKernel(logits: Float32Array, labels: Uint32Array, rows: number, classes: number, preferredWg = 64) {
+  const wg = reductionWorkgroup(rows, preferredWg);
+  const kernel = await gpu.pipelines.get(softmaxCe, 'train', softmaxCeOverrides(rows, classes, wg));
+  const dlogits = storageBuffer(gpu, 'dlogits', rows * classes);
+  const rowLoss = storageBuffer(gpu, 'row_loss', rows);
+  const slot = 3;
+  const stats = storageBuffer(gpu, 'stats', (STEP_STAT_BYTES / 4) * 5);
+  const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
+  await runKernel(
+    gpu,
+    kernel,
+    {
+      logits: storageBuffer(gpu, 'logits', logits),
+      labels: storageBuffer(gpu, 'labels', labels),
+      dlogits,
+      row_loss: rowLoss,
+      stats,
+      step: { buffer: stepTable(slot, 0), offset: 0, size: STEP_PARAMS_BYTES },
+    },
+    [1, 1, 1],
+    [stride],
+  );
+  const statWords = await gpu.read(stats);
+  return {
+    dlogits: await readF32(gpu, dlogits),
+    rowLoss: await readF32(gpu, rowLoss),
+    meanLoss: new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!,
+    correct: new Uint32Array(statWords)[(slot * STEP_STAT_BYTES) / 4 + 1]!,
+    untouchedSlot: new Float32Array(statWords)[0]!,
+  };
+}
+
+describe('fused softmax-cross-entropy', () => {
+  it("gives the seed's numbers: CE([0.2, 0.1, -0.1], target 0) = 0.9729189", async () => {
+    const out = await trainKernel(new Float32Array([0.2, 0.1, -0.1]), new Uint32Array([0]), 1, 3);
+    expect(out.meanLoss).toBeCloseTo(0.9729189, 6);
+    expect(out.rowLoss[0]).toBeCloseTo(0.9729189, 6);
+    expect(out.correct).toBe(1);
+    expect(Number.isNaN(out.untouchedSlot)).toBe(true);
+  });
+
+  it("gives the seed's batch losses 0.4966 and 1.2389 for its two 3×3 examples", async () => {
+    const labels = new Uint32Array([2, 0, 1]);
+    const good = await trainKernel(new Float32Array([0.1, 0.2, 0.9, 1.1, 0.1, 0.2, 0.2, 2.1, 0.1]), labels, 3, 3);
+    const bad = await trainKernel(new Float32Array([0.8, 0.2, 0.3, 0.2, 0.3, 0.5, 0.2, 0.2, 0.5]), labels, 3, 3);
+    expect(good.meanLoss.toFixed(4)).toBe('0.4966');
+    expect(bad.meanLoss.toFixed(4)).toBe('1.2389');
+    expect(good.correct).toBe(3);
+    expect(bad.correct).toBe(0);
+  });
+
+  it("gives softmax over dim 1 and dim 0 of the seed's [[1,1],[2,2],[3,3]]", async () => {
+    const run = async (logits: Float32Array, rows: number, classes: number) => {
+      const kernel = await gpu.pipelines.get(softmaxCe, 'softmax', softmaxCeOverrides(rows, classes, 64));
+      const probs = storageBuffer(gpu, 'probs', rows * classes);
+      await runKernel(gpu, kernel, { logits: storageBuffer(gpu, 'logits', logits), probs }, softmaxGrid(rows, 64));
+      return readF32(gpu, probs);
+    };
+    // dim 1: each row [k, k] → [0.5, 0.5]
+    expectClose(await run(new Float32Array([1, 1, 2, 2, 3, 3]), 3, 2), [0.5, 0.5, 0.5, 0.5, 0.5, 0.5], { what: 'softmax dim 1' });
+    // dim 0: softmax down each column = softmax of the transposed rows
+    const column = [1, 2, 3].map((v) => Math.exp(v) / (Math.exp(1) + Math.exp(2) + Math.exp(3)));
+    const dim0 = await run(new Float32Array([1, 2, 3, 1, 2, 3]), 2, 3);
+    expectClose(dim0, [...column, ...column], { what: 'softmax dim 0' });
+    expect(column.map((v) => v.toFixed(4))).toEqual(['0.0900', '0.2447', '0.6652']);
+  });
+
+  for (const [rows, classes, wg] of [
+    [1, 10, 64],
+    [45, 10, 64],
+    [64, 10, 64],
+    [65, 10, 64],
+    [99, 7, 32],
+    [257, 3, 256],
+  ] as const) {
+    it(`matches the float64 reference at ${rows}×${classes} (workgroup ≤ ${wg}), large logits included`, async () => {
+      const rng = new Rng(rows * 31 + classes);
+      const logits = randomArray(rng, rows * classes, 8);
+      logits[0] = 80; // exp(80) overflows float32 without the max subtraction
+      const labels = Uint32Array.from({ length: rows }, () => rng.nextBelow(classes));
+      const ref = reference(logits, labels, rows, classes);
+      const out = await trainKernel(logits, labels, rows, classes, wg);
+      expectClose(out.rowLoss, ref.rowLoss, { atol: 1e-5, rtol: 1e-5, what: 'row loss' });
+      expectClose(out.dlogits, ref.dlogits, { atol: 1e-7, rtol: 1e-4, what: 'dlogits' });
+      expectClose([out.meanLoss], [ref.meanLoss], { atol: 1e-5, rtol: 1e-5, what: 'mean loss' });
+      expect(out.correct).toBe(ref.correct);
+    });
+  }
+
+  it('evaluate: loss, correct count and argmax per row into the chunk slot', async () => {
+    const rows = 77;
+    const classes = 10;
+    const rng = new Rng(5);
+    const logits = randomArray(rng, rows * classes, 3);
+    const labels = Uint32Array.from({ length: rows }, () => rng.nextBelow(classes));
+    const ref = reference(logits, labels, rows, classes);
+    const kernel = await gpu.pipelines.get(softmaxCe, 'evaluate', softmaxCeOverrides(rows, classes, 128));
+    const stats = storageBuffer(gpu, 'stats', 10);
+    const predicted = storageBuffer(gpu, 'predicted', rows + 9);
+    const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
+    await runKernel(
+      gpu,
+      kernel,
+      {
+        logits: storageBuffer(gpu, 'logits', logits),
+        labels: storageBuffer(gpu, 'labels', labels),
+        stats,
+        step: { buffer: stepTable(2, 9), offset: 0, size: STEP_PARAMS_BYTES },
+        predicted,
+      },
+      [1, 1, 1],
+      [stride],
+    );
+    const words = await gpu.read(stats);
+    expectClose([new Float32Array(words)[4]!], [ref.meanLoss], { what: 'mean loss' });
+    expect(new Uint32Array(words)[5]).toBe(ref.correct);
+    expect([...(await readU32(gpu, predicted)).subarray(9)]).toEqual(ref.argmax);
+  });
+});
