@@ -20,11 +20,19 @@ export const matmul = defineFamily({
     grad_weight: { bindings: { x, dy, grads } },
     grad_weight_sgd: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
     backward_fused: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
+    forward_rows: { bindings: { x, params, y } },
+    grad_input_rows: { bindings: { x, params, dy, dx } },
+    grad_weight_rows: { bindings: { x, dy, grads } },
+    grad_weight_sgd_rows: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
+    backward_fused_rows: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
   },
 });
 
+export type DenseEntry = 'forward' | 'grad_input' | 'grad_weight' | 'grad_weight_sgd' | 'backward_fused';
+
 export const TILE_M = wgslConst(source, 'TILE_M');
 export const TILE_N = wgslConst(source, 'TILE_N');
+export const ROW_BLOCK = wgslConst(source, 'ROW_BLOCK');
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
 export interface DenseShape {
@@ -36,9 +44,18 @@ export interface DenseShape {
   readonly biasOffset: number;
 }
 
+/**
+ * `tiles`: each invocation a TILE_M × TILE_N register tile, workgroups of wgX × wgY (GPUs).
+ * `rows`: each invocation one column of a ROW_BLOCK-row block, workgroups of wgX (software adapters).
+ */
 export interface MatmulTuning {
+  readonly variant: 'tiles' | 'rows';
   readonly wgX: number;
   readonly wgY: number;
+}
+
+export function entryName(entry: DenseEntry, t: MatmulTuning): string {
+  return t.variant === 'rows' ? `${entry}_rows` : entry;
 }
 
 export function matmulOverrides(
@@ -63,19 +80,42 @@ function tiles(extent: number, per: number, tile: number): number {
   return ceilDiv(extent, per * tile);
 }
 
+/** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
+function rowsAndColumns(rows: number, columns: number, t: MatmulTuning): [number, number] {
+  return t.variant === 'rows'
+    ? [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)]
+    : [tiles(rows, t.wgY, TILE_M), tiles(columns, t.wgX, TILE_N)];
+}
+
 export function forwardGrid(s: DenseShape, t: MatmulTuning): Grid {
-  return [tiles(s.outFeatures, t.wgX, TILE_N), tiles(s.rows, t.wgY, TILE_M), 1];
+  const [y, x] = rowsAndColumns(s.rows, s.outFeatures, t);
+  return [x, y, 1];
 }
 
 export function gradInputGrid(s: DenseShape, t: MatmulTuning): Grid {
-  return [tiles(s.inFeatures, t.wgX, TILE_N), tiles(s.rows, t.wgY, TILE_M), 1];
+  const [y, x] = rowsAndColumns(s.rows, s.inFeatures, t);
+  return [x, y, 1];
 }
 
 export function gradWeightGrid(s: DenseShape, t: MatmulTuning): Grid {
-  return [tiles(s.inFeatures, t.wgX, TILE_N), tiles(s.outFeatures, t.wgY, TILE_M), 1];
+  const [y, x] = rowsAndColumns(s.outFeatures, s.inFeatures, t);
+  return [x, y, 1];
 }
 
 export function backwardFusedGrid(s: DenseShape, t: MatmulTuning): Grid {
-  const [cols, weightRows] = gradWeightGrid(s, t);
-  return [cols, weightRows + tiles(s.rows, t.wgY, TILE_M), 1];
+  const [x, weightRows] = gradWeightGrid(s, t);
+  return [x, weightRows + gradInputGrid(s, t)[1], 1];
+}
+
+export function denseGrid(entry: DenseEntry, s: DenseShape, t: MatmulTuning): Grid {
+  switch (entry) {
+    case 'forward':
+      return forwardGrid(s, t);
+    case 'grad_input':
+      return gradInputGrid(s, t);
+    case 'backward_fused':
+      return backwardFusedGrid(s, t);
+    default:
+      return gradWeightGrid(s, t);
+  }
 }

@@ -1,14 +1,5 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION, STEP_PARAMS_BYTES, type Normalization } from '../kernels/data.ts';
-import {
-  backwardFusedGrid,
-  forwardGrid,
-  gradInputGrid,
-  gradWeightGrid,
-  matmul,
-  matmulOverrides,
-  type DenseShape,
-  type MatmulTuning,
-} from '../kernels/matmul.ts';
+import { denseGrid, entryName, matmul, matmulOverrides, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
 import { HYPER_BYTES, hyperData, sgd, sgdGrid, sgdOverrides, type SgdHyper } from '../kernels/sgd.ts';
 import {
   reductionGrid,
@@ -32,7 +23,9 @@ export interface Tuning {
   readonly reductionWorkgroup: number;
 }
 
-export const DEFAULT_TUNING: Tuning = { matmul: { wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
+export const GPU_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
+export const SOFTWARE_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1 }, reductionWorkgroup: 64 };
+export const DEFAULT_TUNING = GPU_TUNING;
 
 /** A data split on the GPU as raw bytes: pixels and labels packed 4 to a u32, never expanded to floats. */
 export interface GpuDataset {
@@ -192,22 +185,15 @@ export abstract class Program {
 
   protected async addDense(
     label: string,
-    entry: 'forward' | 'grad_input' | 'grad_weight' | 'grad_weight_sgd' | 'backward_fused',
+    entry: DenseEntry,
     l: number,
     flags: { relu?: boolean; maskRelu?: boolean },
     tuning: MatmulTuning,
     resources: (parity: 0 | 1) => Record<string, GPUBuffer>,
   ): Promise<void> {
     const shape = denseShape(this.model.layout, l, this.rows);
-    const kernel = await this.gpu.pipelines.get(matmul, entry, matmulOverrides(shape, tuning, flags));
-    const grid =
-      entry === 'forward'
-        ? forwardGrid(shape, tuning)
-        : entry === 'grad_input'
-          ? gradInputGrid(shape, tuning)
-          : entry === 'backward_fused'
-            ? backwardFusedGrid(shape, tuning)
-            : gradWeightGrid(shape, tuning);
+    const kernel = await this.gpu.pipelines.get(matmul, entryName(entry, tuning), matmulOverrides(shape, tuning, flags));
+    const grid = denseGrid(entry, shape, tuning);
     const group = (p: 0 | 1) => bindGroup(this.gpu.device, kernel, `${label}.l${l + 1}.${entry}.p${p}`, resources(p));
     this.passes.push({ kernel, grid, groups: [group(0), group(1)] });
   }
