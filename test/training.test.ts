@@ -119,6 +119,23 @@ describe('training on real MNIST (subsets)', () => {
     expect(a.reports[1]!.partial).toBe(true);
   });
 
+  it('pauses between submits and resumes to the same weights as an uninterrupted run', async () => {
+    const config: TrainConfig = { ...base(), maxSteps: 20, stepsPerSubmit: 3 };
+    const whole = await train(config);
+    const trainer = await Trainer.create(gpu, mnist, config);
+    try {
+      let chunks = 0;
+      await trainer.run({ skipEval: true, onChunk: () => chunks++, shouldPause: () => chunks >= 2 });
+      expect(trainer.globalStep).toBeGreaterThan(0);
+      expect(trainer.globalStep).toBeLessThan(20);
+      await trainer.run({ skipEval: true });
+      expect(trainer.globalStep).toBe(20);
+      expect(await trainer.model.readWeights()).toEqual(whole.weights);
+    } finally {
+      trainer.dispose();
+    }
+  });
+
   it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {
     const config: TrainConfig = { ...base(), epochs: 2, maxSteps: undefined, stepsPerSubmit: 4 };
     const whole = await train(config);

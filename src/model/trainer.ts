@@ -188,6 +188,7 @@ export class Trainer {
   private epochStart = 0;
   private epochSeconds = 0;
   private running = false;
+  private pausedAt: number | undefined;
   private disposed = false;
 
   private constructor(
@@ -334,6 +335,9 @@ export class Trainer {
     if (this.running) throw new Error('the trainer is already running');
     if (this.disposed) throw new Error('the trainer was disposed');
     this.running = true;
+    // Time spent paused between run() calls is not training time.
+    if (this.pausedAt !== undefined) this.epochStart += performance.now() - this.pausedAt;
+    this.pausedAt = undefined;
     const reports: EpochReport[] = [];
     const inFlight: InFlight[] = [];
     let failure: unknown;
@@ -371,6 +375,7 @@ export class Trainer {
         }
       }
       this.running = false;
+      if (this.stepInEpoch > 0) this.pausedAt = performance.now();
     }
     if (failure !== undefined) {
       if (failure instanceof DivergenceError) await this.rollBack(failure.step);
