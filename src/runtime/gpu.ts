@@ -159,7 +159,14 @@ export class Gpu {
     const lost = this.lost.then((error) => {
       throw error;
     });
-    await Promise.race([staging.mapAsync(GPUMapMode.READ), lost]);
+    try {
+      await Promise.race([staging.mapAsync(GPUMapMode.READ), lost]);
+    } catch (error) {
+      // Chrome rejects a pending mapAsync ("unmapped before mapping was resolved") before
+      // device.lost resolves: give the loss a moment to arrive so it is reported as what it is.
+      const settled = await Promise.race([this.lost, new Promise<undefined>((ok) => setTimeout(ok, 1000, undefined))]);
+      throw settled ?? error;
+    }
     this.check();
   }
 

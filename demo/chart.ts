@@ -1,0 +1,249 @@
+/**
+ * The training-loss chart: a hand-drawn canvas, no dependency. Per-step losses arrive in chunks
+ * (`push`), are kept in a growing Float32Array, and are drawn at most once per animation frame:
+ * a light line of the raw per-step loss (its range per pixel column once steps outnumber pixels)
+ * under a smoothed line, with
+ * test losses as dots at the end of each epoch. Colours come from CSS custom properties.
+ */
+
+/** TensorBoard-style smoothing weight for the line (the band shows the raw values). */
+const SMOOTHING = 0.9;
+const PAD = { left: 40, right: 12, top: 12, bottom: 26 };
+
+interface Palette {
+  raw: string;
+  line: string;
+  test: string;
+  grid: string;
+  text: string;
+}
+
+/** Tick values from 0 to at least `max`: multiples of 1, 2 or 5 times a power of ten, about `count` of them. */
+function ticks(max: number, count: number): number[] {
+  const rough = max / count;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? rough;
+  const n = Math.ceil(max / step - 1e-9);
+  return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toFixed(10)));
+}
+
+export class LossChart {
+  private raw = new Float32Array(4096);
+  private smooth = new Float32Array(4096);
+  private count = 0;
+  private ema = 0;
+  private emaWeight = 0;
+  private totalSteps = 1;
+  private stepsPerEpoch = 1;
+  private readonly tests: { step: number; loss: number }[] = [];
+  private dirty = true;
+  private frame = 0;
+  private readonly context: CanvasRenderingContext2D;
+
+  constructor(private readonly canvas: HTMLCanvasElement) {
+    const context = canvas.getContext('2d');
+    if (!context) throw new Error('no 2D canvas context');
+    this.context = context;
+    new ResizeObserver(() => this.invalidate()).observe(canvas);
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.invalidate());
+  }
+
+  /** The x axis spans the planned run, so the curve grows from left to right. */
+  setPlan(totalSteps: number, stepsPerEpoch: number): void {
+    this.totalSteps = Math.max(1, totalSteps);
+    this.stepsPerEpoch = Math.max(1, stepsPerEpoch);
+    this.invalidate();
+  }
+
+  /** Losses of consecutive steps starting at global step `firstStep`. */
+  push(firstStep: number, losses: Float32Array): void {
+    if (firstStep < this.count) this.truncate(firstStep);
+    const need = this.count + losses.length;
+    if (need > this.raw.length) {
+      const size = Math.max(need, this.raw.length * 2);
+      const grow = (a: Float32Array) => {
+        const b = new Float32Array(size);
+        b.set(a.subarray(0, this.count));
+        return b;
+      };
+      this.raw = grow(this.raw);
+      this.smooth = grow(this.smooth);
+    }
+    for (const loss of losses) {
+      // Debiased EMA, so the line starts at the first loss rather than at zero.
+      this.ema = SMOOTHING * this.ema + (1 - SMOOTHING) * loss;
+      this.emaWeight = SMOOTHING * this.emaWeight + (1 - SMOOTHING);
+      this.raw[this.count] = loss;
+      this.smooth[this.count] = this.ema / this.emaWeight;
+      this.count++;
+    }
+    this.invalidate();
+  }
+
+  /** The test loss measured after `step` steps (an epoch's end). */
+  markTest(step: number, loss: number): void {
+    if (Number.isFinite(loss)) this.tests.push({ step, loss });
+    this.invalidate();
+  }
+
+  /** Forgets steps from `step` on (training goes on from an earlier point, after a restart). */
+  truncate(step: number): void {
+    this.count = Math.min(this.count, step);
+    let ema = 0;
+    let weight = 0;
+    for (let i = 0; i < this.count; i++) {
+      ema = SMOOTHING * ema + (1 - SMOOTHING) * this.raw[i]!;
+      weight = SMOOTHING * weight + (1 - SMOOTHING);
+    }
+    this.ema = ema;
+    this.emaWeight = weight;
+    while (this.tests.length && this.tests[this.tests.length - 1]!.step > step) this.tests.pop();
+    this.invalidate();
+  }
+
+  clear(): void {
+    this.truncate(0);
+    this.tests.length = 0;
+  }
+
+  get points(): number {
+    return this.count;
+  }
+
+  get lastSmoothed(): number {
+    return this.count ? this.smooth[this.count - 1]! : NaN;
+  }
+
+  private invalidate(): void {
+    this.dirty = true;
+    this.frame ||= requestAnimationFrame(() => {
+      this.frame = 0;
+      if (this.dirty) this.draw();
+    });
+  }
+
+  private palette(): Palette {
+    const style = getComputedStyle(this.canvas);
+    const v = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
+    return {
+      raw: v('--chart-raw', 'rgba(80, 120, 220, 0.25)'),
+      line: v('--chart-line', '#3b6fe0'),
+      test: v('--chart-test', '#e0703b'),
+      grid: v('--chart-grid', 'rgba(0, 0, 0, 0.08)'),
+      text: v('--chart-text', '#667'),
+    };
+  }
+
+  private draw(): void {
+    this.dirty = false;
+    const { canvas, context: g } = this;
+    const dpr = window.devicePixelRatio || 1;
+    const cssWidth = canvas.clientWidth;
+    const cssHeight = canvas.clientHeight;
+    if (!cssWidth || !cssHeight) return;
+    if (canvas.width !== Math.round(cssWidth * dpr) || canvas.height !== Math.round(cssHeight * dpr)) {
+      canvas.width = Math.round(cssWidth * dpr);
+      canvas.height = Math.round(cssHeight * dpr);
+    }
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, cssWidth, cssHeight);
+    const colors = this.palette();
+    const plotW = cssWidth - PAD.left - PAD.right;
+    const plotH = cssHeight - PAD.top - PAD.bottom;
+    const total = Math.max(this.totalSteps, this.count);
+
+    // The y range follows the smoothed curve (raw spikes are clipped), never below 0.5.
+    let top = 0.5;
+    for (let i = 0; i < this.count; i++) top = Math.max(top, this.smooth[i]!);
+    for (const t of this.tests) top = Math.max(top, t.loss);
+    const yTicks = ticks(top * 1.08, 4);
+    const yMax = yTicks[yTicks.length - 1]!;
+    const x = (step: number) => PAD.left + (step / total) * plotW;
+    const y = (loss: number) => PAD.top + plotH - (Math.min(loss, yMax) / yMax) * plotH;
+
+    g.font = '11px system-ui, sans-serif';
+    g.lineWidth = 1;
+    g.strokeStyle = colors.grid;
+    g.fillStyle = colors.text;
+    g.textAlign = 'right';
+    g.textBaseline = 'middle';
+    for (const t of yTicks) {
+      const py = Math.round(y(t)) + 0.5;
+      g.beginPath();
+      g.moveTo(PAD.left, py);
+      g.lineTo(PAD.left + plotW, py);
+      g.stroke();
+      g.fillText(t.toFixed(yMax < 2 ? 1 : 0), PAD.left - 6, py);
+    }
+    // Epoch boundaries, labelled by epoch number (thinned out when there are many).
+    const epochs = Math.ceil(total / this.stepsPerEpoch);
+    const every = Math.max(1, Math.ceil(epochs / Math.max(1, Math.floor(plotW / 48))));
+    g.textAlign = 'center';
+    g.textBaseline = 'top';
+    for (let e = 1; e <= epochs; e++) {
+      const px = Math.round(x(Math.min(e * this.stepsPerEpoch, total))) + 0.5;
+      g.beginPath();
+      g.moveTo(px, PAD.top);
+      g.lineTo(px, PAD.top + plotH);
+      g.stroke();
+      if (e % every === 0 || e === epochs) g.fillText(`${e}`, px, PAD.top + plotH + 6);
+    }
+    g.textAlign = 'left';
+    g.fillText('epoch', PAD.left, PAD.top + plotH + 6);
+
+    if (this.count > 0) {
+      // Loss of step i is plotted where step i ends. Few points: every one; more points than
+      // pixels: per pixel column its first, lowest, highest and last value, so spikes survive.
+      const columns = Math.max(1, Math.round(plotW));
+      const raw = new Path2D();
+      const smooth = new Path2D();
+      if (this.count <= columns) {
+        for (let i = 0; i < this.count; i++) {
+          const px = x(i + 1);
+          raw.lineTo(px, y(this.raw[i]!));
+          smooth.lineTo(px, y(this.smooth[i]!));
+        }
+      } else {
+        const perColumn = total / columns;
+        for (let c = 0; c * perColumn < this.count; c++) {
+          const from = Math.floor(c * perColumn);
+          const to = Math.min(this.count, Math.max(from + 1, Math.floor((c + 1) * perColumn)));
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (let i = from; i < to; i++) {
+            lo = Math.min(lo, this.raw[i]!);
+            hi = Math.max(hi, this.raw[i]!);
+          }
+          const px = PAD.left + c + 0.5;
+          raw.lineTo(px, y(this.raw[from]!));
+          raw.lineTo(px, y(lo));
+          raw.lineTo(px, y(hi));
+          raw.lineTo(px, y(this.raw[to - 1]!));
+          smooth.lineTo(px, y(this.smooth[to - 1]!));
+        }
+      }
+      g.lineJoin = 'round';
+      g.lineWidth = 1;
+      g.strokeStyle = colors.raw;
+      g.stroke(raw);
+      g.lineWidth = 2;
+      g.strokeStyle = colors.line;
+      g.stroke(smooth);
+    }
+
+    if (this.count === 0) {
+      g.fillStyle = colors.text;
+      g.textAlign = 'center';
+      g.textBaseline = 'middle';
+      g.font = '13px system-ui, sans-serif';
+      g.fillText('The training loss appears here, step by step.', PAD.left + plotW / 2, PAD.top + plotH / 2);
+    }
+
+    g.fillStyle = colors.test;
+    for (const t of this.tests) {
+      g.beginPath();
+      g.arc(x(t.step), y(t.loss), 4, 0, Math.PI * 2);
+      g.fill();
+    }
+  }
+}
