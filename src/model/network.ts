@@ -196,6 +196,25 @@ export abstract class Program {
     this.passes.push({ kernel, grid, groups: [group(0), group(1)] });
   }
 
+  /** Builds a new program, destroying its buffers if any pipeline or bind group fails. */
+  protected static async finish<P extends Program>(program: P, build: (program: P) => Promise<void>): Promise<P> {
+    try {
+      await build(program);
+    } catch (error) {
+      program.destroy();
+      throw error;
+    }
+    return program;
+  }
+
+  /** Forward through every layer, ReLU fused after all but the last: acts[l] → acts[l + 1]. */
+  protected async addForward(label: string, tuning: MatmulTuning, acts: readonly GPUBuffer[]): Promise<void> {
+    const L = this.model.layout.dense.length;
+    for (let l = 0; l < L; l++) {
+      await this.addDense(label, 'forward', l, { relu: l < L - 1 }, tuning, (p) => ({ x: acts[l]!, params: this.model.params[p], y: acts[l + 1]! }));
+    }
+  }
+
   protected add(kernel: Kernel, grid: Grid, label: string, resources: (parity: 0 | 1) => Record<string, unknown>, stepTable?: StepTable): void {
     const group = (p: 0 | 1) =>
       bindGroup(this.gpu.device, kernel, `${label}.p${p}`, resources(p) as Record<string, GPUBuffer>);
@@ -247,15 +266,8 @@ export class TrainProgram extends Program {
     this.fusedUpdate = o.fusedUpdate;
   }
 
-  static async create(gpu: Gpu, model: GpuParameters, o: TrainProgramOptions): Promise<TrainProgram> {
-    const program = new TrainProgram(gpu, model, o);
-    try {
-      await program.build();
-    } catch (error) {
-      program.destroy();
-      throw error;
-    }
-    return program;
+  static create(gpu: Gpu, model: GpuParameters, o: TrainProgramOptions): Promise<TrainProgram> {
+    return Program.finish(new TrainProgram(gpu, model, o), (p) => p.build());
   }
 
   private async build(): Promise<void> {
@@ -278,9 +290,7 @@ export class TrainProgram extends Program {
       () => ({ images: o.dataset.images, labels: o.dataset.labels, order: o.order, x: acts[0], y: labels, step: o.steps.binding() }),
       o.steps,
     );
-    for (let l = 0; l < L; l++) {
-      await this.addDense(tag, 'forward', l, { relu: l < L - 1 }, o.tuning.matmul, (p) => ({ x: acts[l]!, params: params[p], y: acts[l + 1]! }));
-    }
+    await this.addForward(tag, o.tuning.matmul, acts);
     const classes = layout.layers[L]!;
     const wg = reductionWorkgroup(o.rows, o.tuning.reductionWorkgroup);
     const ce = await gpu.pipelines.get(softmaxCe, 'train', softmaxCeOverrides(o.rows, classes, wg));
@@ -346,15 +356,8 @@ export class EvalProgram extends Program {
     this.activations = new Activations(gpu, `eval${o.rows}`, model.layout, o.rows, false);
   }
 
-  static async create(gpu: Gpu, model: GpuParameters, o: EvalProgramOptions): Promise<EvalProgram> {
-    const program = new EvalProgram(gpu, model, o);
-    try {
-      await program.build();
-    } catch (error) {
-      program.destroy();
-      throw error;
-    }
-    return program;
+  static create(gpu: Gpu, model: GpuParameters, o: EvalProgramOptions): Promise<EvalProgram> {
+    return Program.finish(new EvalProgram(gpu, model, o), (p) => p.build());
   }
 
   private async build(): Promise<void> {
@@ -373,9 +376,7 @@ export class EvalProgram extends Program {
       () => ({ images: o.dataset.images, labels: o.dataset.labels, order: o.dataset.labels, x: acts[0], y: labels, step: o.steps.binding() }),
       o.steps,
     );
-    for (let l = 0; l < L; l++) {
-      await this.addDense(tag, 'forward', l, { relu: l < L - 1 }, o.tuning.matmul, (p) => ({ x: acts[l]!, params: model.params[p], y: acts[l + 1]! }));
-    }
+    await this.addForward(tag, o.tuning.matmul, acts);
     const wg = reductionWorkgroup(o.rows, Math.max(o.tuning.reductionWorkgroup, 256));
     const ce = await gpu.pipelines.get(softmaxCe, 'evaluate', softmaxCeOverrides(o.rows, layout.layers[L]!, wg));
     this.add(
@@ -399,27 +400,15 @@ export class InferProgram extends Program {
     this.probs = gpu.buffers.create(`infer${rows}.probs`, rows * model.layout.layers.at(-1)! * 4, STORAGE());
   }
 
-  static async create(gpu: Gpu, model: GpuParameters, rows: number, tuning: Tuning): Promise<InferProgram> {
-    const program = new InferProgram(gpu, model, rows);
-    try {
-      const { acts } = program.activations;
-      const layout = model.layout;
-      const L = layout.dense.length;
-      for (let l = 0; l < L; l++) {
-        await program.addDense(`infer${rows}`, 'forward', l, { relu: l < L - 1 }, tuning.matmul, (p) => ({
-          x: acts[l]!,
-          params: model.params[p],
-          y: acts[l + 1]!,
-        }));
-      }
+  static create(gpu: Gpu, model: GpuParameters, rows: number, tuning: Tuning): Promise<InferProgram> {
+    return Program.finish(new InferProgram(gpu, model, rows), async (p) => {
+      const { acts } = p.activations;
+      const layers = model.layout.layers;
+      await p.addForward(`infer${rows}`, tuning.matmul, acts);
       const wg = Math.min(64, reductionWorkgroup(rows, 64));
-      const kernel = await gpu.pipelines.get(softmaxCe, 'softmax', softmaxCeOverrides(rows, layout.layers[L]!, wg));
-      program.add(kernel, softmaxGrid(rows, wg), `infer${rows}.softmax`, () => ({ logits: acts[L], probs: program.probs }));
-    } catch (error) {
-      program.destroy();
-      throw error;
-    }
-    return program;
+      const kernel = await gpu.pipelines.get(softmaxCe, 'softmax', softmaxCeOverrides(rows, layers.at(-1)!, wg));
+      p.add(kernel, softmaxGrid(rows, wg), `infer${rows}.softmax`, () => ({ logits: acts.at(-1), probs: p.probs }));
+    });
   }
 
   get input(): GPUBuffer {
