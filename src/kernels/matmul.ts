@@ -20,6 +20,11 @@ export const matmul = defineFamily({
     grad_weight: { bindings: { x, dy, grads } },
     grad_weight_sgd: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
     backward_fused: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
+    forward_rows: { bindings: { x, params, y } },
+    grad_input_rows: { bindings: { x, params, dy, dx } },
+    grad_weight_rows: { bindings: { x, dy, grads } },
+    grad_weight_sgd_rows: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
+    backward_fused_rows: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
   },
 });
 
@@ -27,6 +32,7 @@ export type DenseEntry = 'forward' | 'grad_input' | 'grad_weight' | 'grad_weight
 
 export const TILE_M = wgslConst(source, 'TILE_M');
 export const TILE_N = wgslConst(source, 'TILE_N');
+export const ROW_BLOCK = wgslConst(source, 'ROW_BLOCK');
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
 export interface DenseShape {
@@ -38,10 +44,18 @@ export interface DenseShape {
   readonly biasOffset: number;
 }
 
-/** Workgroups of wgX × wgY invocations, each computing a TILE_M × TILE_N register tile. */
+/**
+ * `tiles`: each invocation a TILE_M × TILE_N register tile, workgroups of wgX × wgY (GPUs).
+ * `rows`: each invocation one column of a ROW_BLOCK-row block, workgroups of wgX (software adapters).
+ */
 export interface MatmulTuning {
+  readonly variant: 'tiles' | 'rows';
   readonly wgX: number;
   readonly wgY: number;
+}
+
+export function entryName(entry: DenseEntry, t: MatmulTuning): string {
+  return t.variant === 'rows' ? `${entry}_rows` : entry;
 }
 
 export function matmulOverrides(
@@ -68,7 +82,9 @@ function tiles(extent: number, per: number, tile: number): number {
 
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
 function rowsAndColumns(rows: number, columns: number, t: MatmulTuning): [number, number] {
-  return [tiles(rows, t.wgY, TILE_M), tiles(columns, t.wgX, TILE_N)];
+  return t.variant === 'rows'
+    ? [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)]
+    : [tiles(rows, t.wgY, TILE_M), tiles(columns, t.wgX, TILE_N)];
 }
 
 export function forwardGrid(s: DenseShape, t: MatmulTuning): Grid {

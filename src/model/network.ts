@@ -1,5 +1,5 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION, STEP_PARAMS_BYTES, type Normalization } from '../kernels/data.ts';
-import { denseGrid, matmul, matmulOverrides, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
+import { denseGrid, entryName, matmul, matmulOverrides, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
 import { HYPER_BYTES, hyperData, sgd, sgdGrid, sgdOverrides, type SgdHyper } from '../kernels/sgd.ts';
 import {
   reductionGrid,
@@ -23,7 +23,9 @@ export interface Tuning {
   readonly reductionWorkgroup: number;
 }
 
-export const DEFAULT_TUNING: Tuning = { matmul: { wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
+export const GPU_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
+export const SOFTWARE_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1 }, reductionWorkgroup: 64 };
+export const DEFAULT_TUNING = GPU_TUNING;
 
 /** A data split on the GPU as raw bytes: pixels and labels packed 4 to a u32, never expanded to floats. */
 export interface GpuDataset {
@@ -190,7 +192,7 @@ export abstract class Program {
     resources: (parity: 0 | 1) => Record<string, GPUBuffer>,
   ): Promise<void> {
     const shape = denseShape(this.model.layout, l, this.rows);
-    const kernel = await this.gpu.pipelines.get(matmul, entry, matmulOverrides(shape, tuning, flags));
+    const kernel = await this.gpu.pipelines.get(matmul, entryName(entry, tuning), matmulOverrides(shape, tuning, flags));
     const grid = denseGrid(entry, shape, tuning);
     const group = (p: 0 | 1) => bindGroup(this.gpu.device, kernel, `${label}.l${l + 1}.${entry}.p${p}`, resources(p));
     this.passes.push({ kernel, grid, groups: [group(0), group(1)] });

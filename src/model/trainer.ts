@@ -6,6 +6,7 @@ import { flatFromStateDict, initParams, paramLayout, SEED_LAYERS, stateDictFromF
 import {
   DEFAULT_TUNING,
   destroyDataset,
+  SOFTWARE_TUNING,
   EvalProgram,
   GpuParameters,
   InferProgram,
@@ -59,7 +60,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 /** Sensible defaults for an adapter: software adapters get short submits so progress stays live. */
 export function configFor(gpu: Gpu, overrides: Partial<TrainConfig> = {}): TrainConfig {
   const base = gpu.adapter.isFallback
-    ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2 }
+    ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2, tuning: SOFTWARE_TUNING }
     : DEFAULT_CONFIG;
   return validateConfig({ ...base, ...overrides });
 }
