@@ -3,6 +3,7 @@ import type { Gpu } from '../src/runtime/gpu.ts';
 import { layersOfStateDict } from '../src/model/mlp.ts';
 import type { Tensor } from '../src/model/safetensors.ts';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
+import { ROWS_TUNING, TILES_TUNING } from '../src/model/network.ts';
 import { golden, goldenJson, realMnist, testGpu } from './helpers.ts';
 
 // Parity with PyTorch (test/golden/README.md says how the files were made): from the same
@@ -54,11 +55,15 @@ const cases = [
 
 describe('parity with PyTorch', () => {
   for (const c of cases) {
-    for (const fusedUpdate of [true, false]) {
-      it(`${c.name} (${fusedUpdate ? 'SGD fused into dW' : 'SGD as one pass'})`, async () => {
+    for (const [fusedUpdate, tuning] of [
+      [true, TILES_TUNING],
+      [false, TILES_TUNING],
+      [true, ROWS_TUNING],
+    ] as const) {
+      it(`${c.name} (${fusedUpdate ? 'SGD fused into dW' : 'SGD as one pass'}, ${tuning.matmul.variant} matmuls)`, async () => {
         const init = golden('parity-init.safetensors');
         const expected = golden(c.after);
-        const { weights, losses } = await trainFromGolden({ ...c.config, fusedUpdate });
+        const { weights, losses } = await trainFromGolden({ ...c.config, fusedUpdate, tuning });
         expect(losses).toHaveLength(c.config.maxSteps);
         const torchLosses = goldenJson<number[]>(c.losses);
         for (let i = 0; i < losses.length; i++) expect(Math.abs(losses[i]! - torchLosses[i]!), `loss of step ${i + 1}`).toBeLessThan(1e-4);

@@ -10,7 +10,7 @@ import {
   STEP_STAT_BYTES,
 } from '../kernels/softmax-ce.ts';
 import type { Grid } from '../kernels/spec.ts';
-import type { Gpu } from '../runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../runtime/gpu.ts';
 import { bindGroup, dispatch, type Kernel } from '../runtime/pipelines.ts';
 import type { MnistSplit } from './idx.ts';
 import type { ParamLayout } from './mlp.ts';
@@ -23,9 +23,20 @@ export interface Tuning {
   readonly reductionWorkgroup: number;
 }
 
-export const GPU_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
-export const SOFTWARE_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1 }, reductionWorkgroup: 64 };
-export const DEFAULT_TUNING = GPU_TUNING;
+export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
+export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1 }, reductionWorkgroup: 64 };
+export const DEFAULT_TUNING = TILES_TUNING;
+export const TUNINGS: Readonly<Record<MatmulTuning['variant'], Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING };
+
+/**
+ * The kernels for an adapter, as measured (bench/RESULTS.md): SwiftShader runs the row-block
+ * matmuls faster (711 vs 925 ms a step), lavapipe the register tiles (50 vs 93 ms a step), and
+ * GPUs get the tiles.
+ */
+export function tuningFor(adapter: AdapterSummary): Tuning {
+  const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
+  return /swiftshader/i.test(text) ? ROWS_TUNING : TILES_TUNING;
+}
 
 /** A data split on the GPU as raw bytes: pixels and labels packed 4 to a u32, never expanded to floats. */
 export interface GpuDataset {

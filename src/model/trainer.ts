@@ -6,7 +6,7 @@ import { flatFromStateDict, initParams, paramLayout, SEED_LAYERS, stateDictFromF
 import {
   DEFAULT_TUNING,
   destroyDataset,
-  SOFTWARE_TUNING,
+  tuningFor,
   EvalProgram,
   GpuParameters,
   InferProgram,
@@ -60,9 +60,9 @@ export const DEFAULT_CONFIG: TrainConfig = {
 /** Sensible defaults for an adapter: software adapters get short submits so progress stays live. */
 export function configFor(gpu: Gpu, overrides: Partial<TrainConfig> = {}): TrainConfig {
   const base = gpu.adapter.isFallback
-    ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2, tuning: SOFTWARE_TUNING }
+    ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2 }
     : DEFAULT_CONFIG;
-  return validateConfig({ ...base, ...overrides });
+  return validateConfig({ ...base, tuning: tuningFor(gpu.adapter), ...overrides });
 }
 
 export function validateConfig(c: TrainConfig): TrainConfig {

@@ -1,0 +1,23 @@
+/** The engine's matmul variants, by name, for the benches' --matmul / --variant flags. */
+import { entryName, type DenseEntry, type MatmulTuning } from '../src/kernels/matmul.ts';
+import { TUNINGS, type Tuning } from '../src/model/network.ts';
+
+export function variantOf(t: Tuning): string {
+  return t.matmul.variant;
+}
+
+export function engineTunings(): Tuning[] {
+  return Object.values(TUNINGS);
+}
+
+export function tuningForVariant(variant: string): Tuning | undefined {
+  return Object.hasOwn(TUNINGS, variant) ? TUNINGS[variant as keyof typeof TUNINGS] : undefined;
+}
+
+export function describeTuning(t: Tuning): string {
+  return `${variantOf(t)}, workgroup ${t.matmul.wgX}×${t.matmul.wgY}`;
+}
+
+export function entryFor(entry: DenseEntry, t: MatmulTuning): string {
+  return entryName(entry, t);
+}
