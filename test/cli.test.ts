@@ -88,6 +88,18 @@ describe('npm run train', () => {
     expect(saved.get('l1.weight')!.shape).toEqual([16, 784]);
   });
 
+  it('--lr 50 stops at the step where the loss went non-finite, exits 1, and --save still writes the last good weights', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'cli-')), 'last-good.safetensors');
+    const r = await cli(['--lr', '50', '--max-steps', '200', '--save', out]);
+    expect(r.code).toBe(1);
+    const lines = errorLines(r.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: training diverged: the loss of step \d+ is (NaN|Infinity|-Infinity)/);
+    expect(r.stderr).toMatch(/saved the last good weights \(after step \d+\)/);
+    const saved = decodeSafetensors(new Uint8Array(readFileSync(out)), out).tensors;
+    for (const [name, t] of saved) expect(t.data.every(Number.isFinite), `${name} is finite`).toBe(true);
+  });
+
   it(
     '--epochs 1 reaches ≥ 88% test accuracy on the CPU adapter, prints the seed\'s lines, writes a checkpoint that --resume continues from',
     async () => {
