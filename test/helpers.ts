@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { InputError } from '../src/runtime/errors.ts';
 import { acquireNodeGpu } from '../src/runtime/node.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
@@ -118,4 +119,19 @@ export function golden(name: string): Map<string, Tensor> {
 
 export function goldenJson<T>(name: string): T {
   return JSON.parse(readFileSync(join(ROOT, 'test/golden', name), 'utf8')) as T;
+}
+
+/** Runs `action` and checks it fails with a one-line InputError containing every fragment. */
+export async function expectInputError(action: () => unknown, ...fragments: string[]): Promise<InputError> {
+  let caught: unknown;
+  try {
+    await action();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, 'expected an InputError').toBeInstanceOf(InputError);
+  const err = caught as InputError;
+  expect(err.message).not.toMatch(/[\r\n]/);
+  for (const fragment of fragments) expect(err.message).toContain(fragment);
+  return err;
 }

@@ -4,7 +4,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../src/runtime/errors.ts';
 import {
   gunzipIfNeeded,
   loadMnist,
@@ -15,24 +14,11 @@ import {
   type Mnist,
 } from '../src/model/idx.ts';
 import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/mnist-node.ts';
+import { expectInputError } from './helpers.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const mnistDir = resolve(repoRoot, process.env.MNIST_DIR ?? '../shared/mnist');
 
-/** Runs `action` and checks it fails with a one-line InputError containing every fragment. */
-async function expectInputError(action: () => unknown, ...fragments: string[]): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await action();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an InputError').toBeInstanceOf(InputError);
-  const err = caught as InputError;
-  expect(err.message).not.toMatch(/[\r\n]/);
-  for (const fragment of fragments) expect(err.message).toContain(fragment);
-  return err;
-}
 
 function u32be(...values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
 import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
 import { writeFileAtomic } from '../src/model/atomic-file.ts';
+import { expectInputError } from './helpers.ts';
 
 // Lets a test make FileHandle.writeFile fail midway (after writing some bytes), like a full disk.
 const fault = vi.hoisted(() => ({ failWriteAfterBytes: -1 }));
@@ -24,19 +25,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...actual, default: { ...actual, open }, open };
 });
 
-async function expectInputError(action: () => unknown, ...fragments: string[]): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await action();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected an InputError').toBeInstanceOf(InputError);
-  const err = caught as InputError;
-  expect(err.message).not.toMatch(/[\r\n]/);
-  for (const fragment of fragments) expect(err.message).toContain(fragment);
-  return err;
-}
 
 function randomTensor(shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -4,15 +4,9 @@ import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors
 import type { TrainConfig, TrainerState } from './trainer.ts';
 
 /** The settings a resumed run must share with the run that wrote the checkpoint. */
-export interface CheckpointConfig {
+export type CheckpointConfig = Pick<TrainConfig, 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'seed' | 'shuffle'> & {
   readonly layers: number[];
-  readonly batchSize: number;
-  readonly lr: number;
-  readonly momentum: number;
-  readonly weightDecay: number;
-  readonly seed: number;
-  readonly shuffle: boolean;
-}
+};
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 const FORMAT = 'webgpu-mnist-checkpoint/1';
