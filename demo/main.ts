@@ -62,8 +62,6 @@ const PHASE_LABEL: Record<Phase, string> = {
   busy: 'working…',
 };
 
-/** How long a failed run waits to see whether the device was lost (see run()). */
-const LOSS_GRACE_MS = 500;
 /** How often the drawing's probabilities are refreshed while training. */
 const LIVE_PREDICTION_MS = 1000;
 /** How far back the samples/s and ETA figures look. */
@@ -445,12 +443,6 @@ class App {
       await trainer.run(this.hooks(trainer));
     } catch (error) {
       failure = error;
-      // A readback pending when the device goes can fail (AbortError) before `gpu.lost` has
-      // settled: give the loss a moment to show, so it is not taken for an ordinary failure.
-      if (!(error instanceof DivergenceError || error instanceof DeviceLostError)) {
-        const lost = await Promise.race([trainer.gpu.lost, new Promise<undefined>((r) => setTimeout(r, LOSS_GRACE_MS))]);
-        if (lost) failure = lost;
-      }
     }
     this.endSegment();
     if (trainer !== this.trainer || this.phase === 'lost') return;
