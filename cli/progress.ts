@@ -14,11 +14,12 @@ export class ProgressBar {
     const now = performance.now();
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = 24;
+    const columns = this.stream.columns || 100;
+    // The figures matter more than the bar: it shrinks (down to nothing) before the text is cut.
+    const width = Math.max(0, Math.min(24, columns - text.length - 4));
     const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`;
-    const columns = this.stream.columns ?? 100;
-    this.stream.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
+    const bar = width > 0 ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : '';
+    this.stream.write(`\r${(bar + text).slice(0, columns - 1)}\x1b[K`);
     this.shown = true;
   }
 
