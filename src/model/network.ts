@@ -7,7 +7,6 @@ import {
   softmaxCe,
   softmaxCeOverrides,
   softmaxGrid,
-  STEP_STAT_BYTES,
 } from '../kernels/softmax-ce.ts';
 import type { Grid } from '../kernels/spec.ts';
 import type { AdapterSummary, Gpu } from '../runtime/gpu.ts';
@@ -434,4 +433,3 @@ export class InferProgram extends Program {
   }
 }
 
-export { STEP_STAT_BYTES };

@@ -1,4 +1,5 @@
 import { MNIST_NORMALIZATION } from '../kernels/data.ts';
+import { STEP_STAT_BYTES } from '../kernels/softmax-ce.ts';
 import { DivergenceError, InputError } from '../runtime/errors.ts';
 import type { Gpu } from '../runtime/gpu.ts';
 import type { Mnist } from './idx.ts';
@@ -10,7 +11,6 @@ import {
   EvalProgram,
   GpuParameters,
   InferProgram,
-  STEP_STAT_BYTES,
   StepTable,
   TrainProgram,
   uploadDataset,
@@ -408,7 +408,7 @@ export class Trainer {
       const slot = stepInEpoch + i;
       const rows = Math.min(this.config.batchSize, this.data.train.count - slot * this.config.batchSize);
       samples += rows;
-      (await this.programFor(rows)).encode(pass, slot);
+      (await this.program(rows)).encode(pass, slot);
     }
     pass.end();
     const staging = this.acquireStaging();
@@ -420,16 +420,6 @@ export class Trainer {
     // A rejection is handled where the chunk is awaited; this only keeps it from being reported as unhandled meanwhile.
     done.catch(() => {});
     return { staging, done, firstStep, stepInEpoch, count, samples, snapshot };
-  }
-
-  private programCache = new Map<number, TrainProgram>();
-  private async programFor(rows: number): Promise<TrainProgram> {
-    let p = this.programCache.get(rows);
-    if (!p) {
-      p = await this.program(rows);
-      this.programCache.set(rows, p);
-    }
-    return p;
   }
 
   private finishChunk(chunk: InFlight, hooks: TrainHooks): Promise<void> {
