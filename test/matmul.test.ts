@@ -9,11 +9,13 @@ import {
   matmulOverrides,
   TILE_M,
   ROW_BLOCK,
+  splitPartialFloats,
   type DenseShape,
   type MatmulTuning,
 } from '../src/kernels/matmul.ts';
 import { hyperData, HYPER_BYTES } from '../src/kernels/sgd.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
+import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
 
@@ -74,10 +76,13 @@ const shapes: [number, number, number][] = [
 ];
 
 const tunings: MatmulTuning[] = [
-  { variant: 'tiles', wgX: 8, wgY: 8 },
-  { variant: 'tiles', wgX: 16, wgY: 4 },
-  { variant: 'rows', wgX: 64, wgY: 1 },
-  { variant: 'rows', wgX: 8, wgY: 1 },
+  { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
+  { variant: 'tiles', wgX: 16, wgY: 4, split: 1 },
+  { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
+  { variant: 'rows', wgX: 8, wgY: 1, split: 1 },
+  { variant: 'split', wgX: 4, wgY: 4, split: 16 },
+  // a split that does not divide the reductions, so some z-slices get short or empty ranges
+  { variant: 'split', wgX: 2, wgY: 8, split: 7 },
 ];
 
 let gpu: Gpu;
@@ -88,8 +93,8 @@ afterAll(() => gpu?.destroy());
 
 describe('matmul kernels against float64 references', () => {
   for (const [M, N, K] of shapes) {
-    for (const tuning of M === 64 && N === 512 ? [tunings[0]!, tunings[2]!] : tunings) {
-      const tag = `(${M},${K})·(${N},${K})ᵀ ${tuning.variant} wg ${tuning.wgX}×${tuning.wgY}`;
+    for (const tuning of M === 64 && N === 512 ? [tunings[0]!, tunings[2]!, tunings[4]!] : tunings) {
+      const tag = `(${M},${K})·(${N},${K})ᵀ ${tuning.variant} wg ${tuning.wgX}×${tuning.wgY}×${tuning.split}`;
       it(`forward ${tag}, with and without ReLU`, async () => {
         const rng = new Rng(M * 1000 + N * 10 + K);
         const s = layout(M, N, K);
@@ -190,9 +195,29 @@ describe('matmul kernels against float64 references', () => {
     }
   }
 
+  it('gives GPUs the split kernels, lavapipe the tiles and SwiftShader the row blocks', () => {
+    const adapter = (description: string, isFallback: boolean): AdapterSummary => ({
+      vendor: '',
+      architecture: '',
+      device: '',
+      description,
+      isFallback,
+      features: [],
+      maxStorageBuffersPerShaderStage: 8,
+      maxComputeWorkgroupStorageSize: 16384,
+    });
+    expect(tuningFor(adapter('NVIDIA H100 80GB HBM3', false))).toBe(SPLIT_TUNING);
+    expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true))).toBe(TILES_TUNING);
+    expect(tuningFor(adapter('SwiftShader Device (Subzero)', true))).toBe(ROWS_TUNING);
+    expect(splitPartialFloats(SPLIT_TUNING.matmul) * 4).toBeLessThanOrEqual(16384);
+    expect(SPLIT_TUNING.matmul.wgX * SPLIT_TUNING.matmul.wgY * SPLIT_TUNING.matmul.split).toBeLessThanOrEqual(256);
+  });
+
   it('sizes grids to cover every output element, and no more than one extra workgroup per dimension', () => {
     const s = layout(65, 10, 7);
     expect(forwardGrid(s, tunings[0]!)).toEqual([1, Math.ceil(65 / (8 * TILE_M)), 1]);
     expect(forwardGrid(s, tunings[2]!)).toEqual([1, Math.ceil(65 / ROW_BLOCK), 1]);
+    // the split weight kernels carry db as an extra column K
+    expect(gradWeightGrid(s, tunings[4]!)).toEqual([Math.ceil(8 / (4 * TILE_N)), Math.ceil(10 / (4 * TILE_M)), 1]);
   });
 });

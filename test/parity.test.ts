@@ -3,7 +3,7 @@ import type { Gpu } from '../src/runtime/gpu.ts';
 import { layersOfStateDict } from '../src/model/mlp.ts';
 import type { Tensor } from '../src/model/safetensors.ts';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
-import { ROWS_TUNING, TILES_TUNING } from '../src/model/network.ts';
+import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/network.ts';
 import { golden, goldenJson, realMnist, testGpu } from './helpers.ts';
 
 // Parity with PyTorch (test/golden/README.md says how the files were made): from the same
@@ -59,6 +59,8 @@ describe('parity with PyTorch', () => {
       [true, TILES_TUNING],
       [false, TILES_TUNING],
       [true, ROWS_TUNING],
+      [true, SPLIT_TUNING],
+      [false, SPLIT_TUNING],
     ] as const) {
       it(`${c.name} (${fusedUpdate ? 'SGD fused into dW' : 'SGD as one pass'}, ${tuning.matmul.variant} matmuls)`, async () => {
         const init = golden('parity-init.safetensors');

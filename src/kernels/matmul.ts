@@ -25,6 +25,11 @@ export const matmul = defineFamily({
     grad_weight_rows: { bindings: { x, dy, grads } },
     grad_weight_sgd_rows: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
     backward_fused_rows: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
+    forward_split: { bindings: { x, params, y } },
+    grad_input_split: { bindings: { x, params, dy, dx } },
+    grad_weight_split: { bindings: { x, dy, grads } },
+    grad_weight_sgd_split: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
+    backward_fused_split: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
   },
 });
 
@@ -45,17 +50,27 @@ export interface DenseShape {
 }
 
 /**
- * `tiles`: each invocation a TILE_M × TILE_N register tile, workgroups of wgX × wgY (GPUs).
- * `rows`: each invocation one column of a ROW_BLOCK-row block, workgroups of wgX (software adapters).
+ * `tiles`: each invocation a TILE_M × TILE_N register tile, workgroups of wgX × wgY (lavapipe).
+ * `rows`: each invocation one column of a ROW_BLOCK-row block, workgroups of wgX (SwiftShader).
+ * `split`: the tiles of a wgX × wgY block computed by `split` z-slices of the workgroup, each over
+ * its share of the reduction, summed in workgroup memory (GPUs, where batch 64 leaves the tiles'
+ * grids too small to fill the machine).
  */
 export interface MatmulTuning {
-  readonly variant: 'tiles' | 'rows';
+  readonly variant: 'tiles' | 'rows' | 'split';
   readonly wgX: number;
   readonly wgY: number;
+  /** z-slices of a `split` workgroup; 1 otherwise */
+  readonly split: number;
 }
 
 export function entryName(entry: DenseEntry, t: MatmulTuning): string {
-  return t.variant === 'rows' ? `${entry}_rows` : entry;
+  return t.variant === 'tiles' ? entry : `${entry}_${t.variant}`;
+}
+
+/** Floats of workgroup memory a `split` workgroup holds its partial tiles in. */
+export function splitPartialFloats(t: MatmulTuning): number {
+  return t.variant === 'split' ? t.split * t.wgX * TILE_N * t.wgY * TILE_M : 0;
 }
 
 export function matmulOverrides(
@@ -73,6 +88,7 @@ export function matmulOverrides(
     MASK_RELU: flags.maskRelu ?? false,
     WG_X: tuning.wgX,
     WG_Y: tuning.wgY,
+    SPLIT: tuning.split,
   };
 }
 
@@ -97,8 +113,9 @@ export function gradInputGrid(s: DenseShape, t: MatmulTuning): Grid {
   return [x, y, 1];
 }
 
+/** The split kernels compute db as column K of the weight gradient. */
 export function gradWeightGrid(s: DenseShape, t: MatmulTuning): Grid {
-  const [y, x] = rowsAndColumns(s.outFeatures, s.inFeatures, t);
+  const [y, x] = rowsAndColumns(s.outFeatures, s.inFeatures + (t.variant === 'split' ? 1 : 0), t);
   return [x, y, 1];
 }
 

@@ -1,5 +1,5 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION, STEP_PARAMS_BYTES, type Normalization } from '../kernels/data.ts';
-import { denseGrid, entryName, matmul, matmulOverrides, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
+import { denseGrid, entryName, matmul, matmulOverrides, splitPartialFloats, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
 import { HYPER_BYTES, hyperData, sgd, sgdGrid, sgdOverrides, type SgdHyper } from '../kernels/sgd.ts';
 import {
   reductionGrid,
@@ -22,19 +22,25 @@ export interface Tuning {
   readonly reductionWorkgroup: number;
 }
 
-export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8 }, reductionWorkgroup: 64 };
-export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1 }, reductionWorkgroup: 64 };
+export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8, split: 1 }, reductionWorkgroup: 64 };
+export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1, split: 1 }, reductionWorkgroup: 64 };
+export const SPLIT_TUNING: Tuning = { matmul: { variant: 'split', wgX: 4, wgY: 4, split: 16 }, reductionWorkgroup: 64 };
 export const DEFAULT_TUNING = TILES_TUNING;
-export const TUNINGS: Readonly<Record<MatmulTuning['variant'], Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING };
+export const TUNINGS: Readonly<Record<MatmulTuning['variant'], Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING, split: SPLIT_TUNING };
 
 /**
- * The kernels for an adapter, as measured (bench/RESULTS.md): SwiftShader runs the row-block
- * matmuls faster (711 vs 925 ms a step), lavapipe the register tiles (50 vs 93 ms a step), and
- * GPUs get the tiles.
+ * The kernels for an adapter. Software adapters as measured (bench/RESULTS.md): SwiftShader runs
+ * the row-block matmuls fastest (711 vs 925 ms a step for the tiles), lavapipe the register tiles
+ * (36 ms a step, against 69 for the split kernels, whose barriers it pays for dearly). GPUs get
+ * the split kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions
+ * up to 784 long, far too little to fill a GPU; the split ones launch up to 16× the invocations
+ * with 1/16 of the serial chain.
  */
 export function tuningFor(adapter: AdapterSummary): Tuning {
   const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
-  return /swiftshader/i.test(text) ? ROWS_TUNING : TILES_TUNING;
+  if (/swiftshader/i.test(text)) return ROWS_TUNING;
+  if (adapter.isFallback || adapter.maxComputeWorkgroupStorageSize < splitPartialFloats(SPLIT_TUNING.matmul) * 4) return TILES_TUNING;
+  return SPLIT_TUNING;
 }
 
 /** A data split on the GPU as raw bytes: pixels and labels packed 4 to a u32, never expanded to floats. */
