@@ -8,6 +8,7 @@
  * them; bench-node / the page check its length against `trainer.dispatchesPerStep()`.
  */
 import { paramLayout } from '../src/model/mlp.ts';
+import { fusesHead } from '../src/model/network.ts';
 
 const F32 = 4;
 
@@ -59,6 +60,18 @@ export function softmaxCeCost(rows: number, classes: number): { flops: number; b
   return { flops: 6 * rows * classes, bytes: F32 * (2 * rows * classes + 2 * rows) + 8 };
 }
 
+/**
+ * train_head: the output layer's forward, softmax-CE, its masked dX and the SGD update of W and b,
+ * in one dispatch whose logits and their gradient never leave workgroup memory.
+ */
+export function headCost(M: number, N: number, K: number): { flops: number; bytes: number } {
+  const params = N * K + N;
+  return {
+    flops: forwardCost(M, N, K).flops + softmaxCeCost(M, N).flops + 4 * M * N * K + M * N + 4 * params,
+    bytes: F32 * (2 * M * K + M * K + M + 4 * params) + 8,
+  };
+}
+
 /** Gather + normalize a batch: read `rows` bytes of pixels each (u8) and the order, write f32 rows and u32 labels. */
 export function gatherCost(rows: number, features: number): { flops: number; bytes: number } {
   return { flops: 2 * rows * features, bytes: rows * features + 4 * rows + rows + F32 * (rows * features + rows) };
@@ -68,18 +81,24 @@ export function gatherCost(rows: number, features: number): { flops: number; byt
 export function stepKernels(layers: readonly number[], batchSize: number, fusedUpdate: boolean): KernelCost[] {
   const layout = paramLayout(layers);
   const L = layout.dense.length;
+  const head = fusesHead(layers, batchSize, fusedUpdate);
   const M = batchSize;
   const shape = (l: number) => {
     const d = layout.dense[l]!;
     return { N: d.outFeatures, K: d.inFeatures, layer: l + 1, tag: `l${l + 1} (${M}×${d.inFeatures})→${d.outFeatures}` };
   };
   const out: KernelCost[] = [{ kernel: 'data.gather', what: `${M}×${layers[0]} bytes`, ...gatherCost(M, layers[0]!) }];
-  for (let l = 0; l < L; l++) {
+  for (let l = 0; l < (head ? L - 1 : L); l++) {
     const { N, K, layer, tag } = shape(l);
     out.push({ kernel: 'matmul.forward', what: tag, layer, ...forwardCost(M, N, K) });
   }
-  out.push({ kernel: 'softmax_ce.train', what: `${M}×${layers[L]}`, ...softmaxCeCost(M, layers[L]!) });
-  for (let l = L - 1; l >= 0; l--) {
+  if (head) {
+    const { N, K, layer, tag } = shape(L - 1);
+    out.push({ kernel: 'softmax_ce.train_head', what: `${tag} + softmax-CE + dX, dW, SGD`, layer, ...headCost(M, N, K) });
+  } else {
+    out.push({ kernel: 'softmax_ce.train', what: `${M}×${layers[L]}`, ...softmaxCeCost(M, layers[L]!) });
+  }
+  for (let l = head ? L - 2 : L - 1; l >= 0; l--) {
     const { N, K, layer, tag } = shape(l);
     if (fusedUpdate) {
       if (l > 0) out.push({ kernel: 'matmul.backward_fused', what: tag, layer, ...backwardFusedCost(M, N, K) });

@@ -12,7 +12,7 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION } from '../src/kernels/data.ts';
 import { denseGrid, matmul, matmulOverrides, type DenseEntry, type DenseShape } from '../src/kernels/matmul.ts';
 import { hyperData, sgd, sgdGrid, sgdOverrides } from '../src/kernels/sgd.ts';
-import { reductionGrid, reductionWorkgroup, softmaxCe, softmaxCeOverrides, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import { headOverrides, reductionGrid, reductionWorkgroup, softmaxCe, softmaxCeOverrides, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { initParams, paramLayout, SEED_LAYERS, type ParamLayout } from '../src/model/mlp.ts';
 import {
@@ -35,6 +35,7 @@ import {
   gradInputCost,
   gradWeightCost,
   gradWeightSgdCost,
+  headCost,
   sgdCost,
   softmaxCeCost,
   stepKernels,
@@ -460,6 +461,59 @@ function cases(o: KernelBenchOptions, variants: readonly Variant[], reductionWg:
       });
     },
   });
+
+  {
+    const s = denseRef(layout, L - 1, B);
+    out.push({
+      name: `train_head l${L}`,
+      kernel: 'softmax_ce.train_head',
+      layer: L,
+      what: `(${B}×${s.K})·(${s.N}×${s.K})ᵀ + softmax-CE + dX, dW, SGD`,
+      ...headCost(B, s.N, s.K),
+      async prepare(ctx) {
+        const hidden = ctx.random(B * s.K).map((v) => Math.max(v, 0));
+        const params = flatParams(ctx, layout);
+        const velocity = ctx.random(layout.totalFloats, 0.01);
+        const labels = new Uint32Array(B).map(() => ctx.rng.nextBelow(s.N));
+        const steps = new StepTable(ctx.gpu, 'bench.steps', 2, B);
+        ctx.keep(steps.buffer);
+        const stats = ctx.storage('stats', (2 * STEP_STAT_BYTES) / 4);
+        const dhidden = ctx.storage('dhidden', B * s.K);
+        const paramsOut = ctx.storage('params_out', layout.totalFloats);
+        const velocityBuffer = ctx.storage('velocity', velocity);
+        const kernel = await ctx.gpu.pipelines.get(
+          softmaxCe,
+          'train_head',
+          headOverrides({ rows: B, hidden: s.K, classes: s.N, weightOffset: s.wOff, biasOffset: s.bOff }),
+        );
+        const resources = {
+          labels: ctx.storage('labels', labels),
+          stats,
+          step: steps.binding(),
+          hidden: ctx.storage('hidden', hidden),
+          params: ctx.storage('params', params),
+          dhidden,
+          params_out: paramsOut,
+          velocity: velocityBuffer,
+          hyper: ctx.uniform('hyper', hyperData(HYPER)),
+        };
+        return ctx.prepared(kernel, 'train_head', resources, reductionGrid, steps.offset(1), async () => {
+          const logits = Float32Array.from(forwardRef(hidden, params, s, false).value);
+          const ce = softmaxCeRef(logits, labels, B, s.N);
+          const dlogits = Float32Array.from(ce.dlogits);
+          const update = updateRef(params, velocity, gradWeightRef(dlogits, hidden, s), s);
+          const statWords = await ctx.gpu.read(stats);
+          return combine([
+            compare('mean loss', [new Float32Array(statWords)[2]!], Float64Array.of(ce.meanLoss), { atol: 1e-5, rtol: 1e-4 }),
+            compare('correct', [new Uint32Array(statWords)[3]!], Uint32Array.of(ce.correct), { atol: 0, rtol: 0 }),
+            compare('dX', await ctx.f32(dhidden), gradInputRef(dlogits, params, hidden, s, true), { terms: s.N }),
+            compare('W,b out', layerSlice(await ctx.f32(paramsOut), s), update.w, { terms: B }),
+            compare('velocity', layerSlice(await ctx.f32(velocityBuffer), s), update.v, { terms: B }),
+          ]);
+        });
+      },
+    });
+  }
 
   out.push({
     name: 'sgd step',

@@ -30,10 +30,10 @@ export function formatTable(r: BenchResult): string {
     `workload    ${w.layers.join('-')}, batch ${w.batchSize}, ${w.trainSamples}/${w.testSamples} train/test samples, ` +
       `${w.stepsPerEpoch} steps/epoch, ${r.totalSteps} steps run`,
     `per step    ${r.dispatchesPerStep} dispatches, ${fixed(r.perStep.flops / 1e6, 1)} MFLOP, ${fixed(r.perStep.bytes / 1e6, 2)} MB minimal traffic; ` +
-      `${r.stepsPerSubmit} steps/submit, ${w.maxInFlight} submits in flight, matmul ${w.matmul.variant} ${w.matmul.wgX}×${w.matmul.wgY}`,
+      `${r.stepsPerSubmit} steps/submit, ${w.maxInFlight} submits in flight, matmul ${w.matmul.variant} ${w.matmul.wgX}×${w.matmul.wgY}${w.matmul.split > 1 ? `×${w.matmul.split}` : ''}`,
     `set-up      data ${fixed(r.loadSeconds, 2)} s, compile+upload ${fixed(r.compileSeconds, 2)} s (${r.pipelinesCompiled} pipelines), ` +
       `warm-up ${fixed(r.warmupSeconds, 3)} s (first submit: ${r.firstSubmit.steps} steps in ${fixed(r.firstSubmit.seconds, 3)} s), ` +
-      `steady ${fixed(r.steadyStepMilliseconds, 2)} ms/step`,
+      `steady ${fixed(r.steadyStepMilliseconds, 2)} ms/step, host encoding ${fixed(r.encodeStepMicroseconds, 1)} µs/step`,
   ];
   const rows = [
     ['epoch', 'steps', 'train s', 'CPU s', 'samples/s', 'GFLOP/s', 'train loss', 'train acc', 'test loss', 'test acc', 'eval s'],

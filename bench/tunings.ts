@@ -15,7 +15,7 @@ export function tuningForVariant(variant: string): Tuning | undefined {
 }
 
 export function describeTuning(t: Tuning): string {
-  return `${variantOf(t)}, workgroup ${t.matmul.wgX}×${t.matmul.wgY}`;
+  return `${variantOf(t)}, workgroup ${t.matmul.wgX}×${t.matmul.wgY}${t.matmul.split > 1 ? `×${t.matmul.split}` : ''}`;
 }
 
 export function entryFor(entry: DenseEntry, t: MatmulTuning): string {

@@ -77,7 +77,7 @@ export interface BenchResult {
     readonly fusedUpdate: boolean;
     readonly maxInFlight: number;
     /** the matmul kernels' variant and workgroup (network.ts Tuning) */
-    readonly matmul: { readonly variant: string; readonly wgX: number; readonly wgY: number };
+    readonly matmul: { readonly variant: string; readonly wgX: number; readonly wgY: number; readonly split: number };
   };
   readonly stepsPerSubmit: number;
   readonly dispatchesPerStep: number;
@@ -93,6 +93,8 @@ export interface BenchResult {
   readonly firstSubmit: { readonly steps: number; readonly seconds: number };
   /** median time per step over the submits after each epoch's first */
   readonly steadyStepMilliseconds: number | null;
+  /** median host time per step spent encoding and submitting (all submits): the floor the CPU sets on a step */
+  readonly encodeStepMicroseconds: number;
   readonly epochs: readonly EpochResult[];
   readonly totalSteps: number;
   /** Σ epoch seconds (evaluation not included) */
@@ -158,6 +160,7 @@ interface ChunkTime {
   readonly steps: number;
   readonly seconds: number;
   readonly firstOfEpoch: boolean;
+  readonly encodeSeconds: number;
 }
 
 /** Trains the seed MLP as `options` say and measures it. The caller owns `gpu`. */
@@ -197,7 +200,7 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
       cpuAtLastChunk = cpuClock?.() ?? 0;
       const firstOfEpoch = r.epoch !== lastEpoch;
       if (firstOfEpoch) lastElapsed = 0;
-      chunks.push({ steps: r.losses.length, seconds: r.epochElapsedSeconds - lastElapsed, firstOfEpoch });
+      chunks.push({ steps: r.losses.length, seconds: r.epochElapsedSeconds - lastElapsed, firstOfEpoch, encodeSeconds: r.encodeSeconds });
       lastEpoch = r.epoch;
       lastElapsed = r.epochElapsedSeconds;
       if (performance.now() - lastLog >= every) {
@@ -272,7 +275,7 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
         seed: config.seed,
         fusedUpdate: config.fusedUpdate,
         maxInFlight: config.maxInFlight,
-        matmul: { variant: variantOf(config.tuning), wgX: config.tuning.matmul.wgX, wgY: config.tuning.matmul.wgY },
+        matmul: { ...config.tuning.matmul },
       },
       stepsPerSubmit: config.stepsPerSubmit,
       dispatchesPerStep,
@@ -283,6 +286,7 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
       warmupSeconds: steady === null ? null : Math.max(0, first.seconds - first.steps * steady),
       firstSubmit: { steps: first.steps, seconds: first.seconds },
       steadyStepMilliseconds: steady === null ? null : steady * 1000,
+      encodeStepMicroseconds: (median(chunks.map((c) => c.encodeSeconds / c.steps)) ?? 0) * 1e6,
       epochs,
       totalSteps: trainer.globalStep,
       trainSeconds,

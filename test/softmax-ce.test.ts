@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import { headOverrides, reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import { hyperData } from '../src/kernels/sgd.ts';
 import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu } from './helpers.ts';
+import { expectClose, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
 
 interface RefResult {
   rowLoss: Float64Array;
@@ -171,4 +172,93 @@ describe('fused softmax-cross-entropy', () => {
     expect(new Uint32Array(words)[5]).toBe(ref.correct);
     expect([...(await readU32(gpu, predicted)).subarray(9)]).toEqual(ref.argmax);
   });
+});
+
+describe('train_head: the output layer, its loss and its backward pass in one dispatch', () => {
+  // hidden (rows, H) ≥ 0 about half the time, W (C, H) at offset 5, b (C) after a gap, as the flat parameter buffer.
+  for (const [rows, hidden, classes] of [
+    [1, 1, 2],
+    [3, 7, 10],
+    [64, 64, 10],
+    [65, 33, 10],
+    [99, 5, 3],
+  ] as const) {
+    it(`matches float64 references at batch ${rows}, ${hidden} hidden, ${classes} classes`, async () => {
+      const rng = new Rng(rows * 7 + hidden * 3 + classes);
+      const weightOffset = 5;
+      const biasOffset = weightOffset + classes * hidden + 3;
+      const total = biasOffset + classes + 2;
+      const x = randomArray(rng, rows * hidden, 2).map((v) => Math.max(v, 0)); // a ReLU output: about half zeros
+      const params = randomArray(rng, total, 0.5);
+      const velocity = randomArray(rng, total, 0.1);
+      const labels = Uint32Array.from({ length: rows }, () => rng.nextBelow(classes));
+      const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
+
+      const logits = new Float32Array(rows * classes);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < classes; c++) {
+          let z = params[biasOffset + c]!;
+          for (let k = 0; k < hidden; k++) z += x[r * hidden + k]! * params[weightOffset + c * hidden + k]!;
+          logits[r * classes + c] = z;
+        }
+      const ce = reference(logits, labels, rows, classes);
+      const dx = new Float64Array(rows * hidden);
+      for (let r = 0; r < rows; r++)
+        for (let k = 0; k < hidden; k++) {
+          let g = 0;
+          for (let c = 0; c < classes; c++) g += ce.dlogits[r * classes + c]! * params[weightOffset + c * hidden + k]!;
+          dx[r * hidden + k] = x[r * hidden + k]! > 0 ? g : 0;
+        }
+      const expectedW = new Float64Array(total).fill(Number.NaN);
+      const expectedV = Float64Array.from(velocity);
+      const update = (at: number, grad: number) => {
+        const v = hyper.momentum * velocity[at]! + grad + hyper.weightDecay * params[at]!;
+        expectedV[at] = v;
+        expectedW[at] = params[at]! - hyper.lr * v;
+      };
+      for (let c = 0; c < classes; c++) {
+        let db = 0;
+        for (let r = 0; r < rows; r++) db += ce.dlogits[r * classes + c]!;
+        update(biasOffset + c, db);
+        for (let k = 0; k < hidden; k++) {
+          let dw = 0;
+          for (let r = 0; r < rows; r++) dw += ce.dlogits[r * classes + c]! * x[r * hidden + k]!;
+          update(weightOffset + c * hidden + k, dw);
+        }
+      }
+
+      const kernel = await gpu.pipelines.get(softmaxCe, 'train_head', headOverrides({ rows, hidden, classes, weightOffset, biasOffset }));
+      const slot = 2;
+      const stats = storageBuffer(gpu, 'stats', (STEP_STAT_BYTES / 4) * 4);
+      const dhidden = storageBuffer(gpu, 'dhidden', rows * hidden);
+      const paramsOut = storageBuffer(gpu, 'params_out', total);
+      const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);
+      await runKernel(
+        gpu,
+        kernel,
+        {
+          labels: storageBuffer(gpu, 'labels', labels),
+          stats,
+          step: { buffer: stepTable(slot, 0), offset: 0, size: STEP_PARAMS_BYTES },
+          hidden: storageBuffer(gpu, 'hidden', x),
+          params: storageBuffer(gpu, 'params', params),
+          dhidden,
+          params_out: paramsOut,
+          velocity: velocityBuffer,
+          hyper: uniformBuffer(gpu, 'hyper', hyperData(hyper)),
+        },
+        [1, 1, 1],
+        [gpu.device.limits.minUniformBufferOffsetAlignment],
+      );
+      const statWords = await gpu.read(stats);
+      expectClose([new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!], [ce.meanLoss], { atol: 1e-5, rtol: 1e-5, what: 'mean loss' });
+      expect(new Uint32Array(statWords)[(slot * STEP_STAT_BYTES) / 4 + 1]).toBe(ce.correct);
+      expectClose(await readF32(gpu, dhidden), dx, { atol: 1e-6, rtol: 1e-4, what: 'dhidden' });
+      const outW = await readF32(gpu, paramsOut);
+      expectClose(outW.subarray(weightOffset, weightOffset + classes * hidden), expectedW.subarray(weightOffset, weightOffset + classes * hidden), { what: 'W after SGD' });
+      expectClose(outW.subarray(biasOffset, biasOffset + classes), expectedW.subarray(biasOffset, biasOffset + classes), { what: 'b after SGD' });
+      expect(Number.isNaN(outW[biasOffset - 1]!) && Number.isNaN(outW[total - 1]!), 'params_out outside W and b is untouched').toBe(true);
+      expectClose(await readF32(gpu, velocityBuffer), expectedV, { what: 'momentum buffer' });
+    });
+  }
 });

@@ -22,6 +22,19 @@ export const softmaxCe = defineFamily({
     },
     evaluate: { bindings: { logits, labels, stats, step, predicted: { binding: 7, access: 'read_write' } } },
     softmax: { bindings: { logits, probs: { binding: 6, access: 'read_write' } } },
+    train_head: {
+      bindings: {
+        labels,
+        stats,
+        step,
+        hidden: { binding: 8, access: 'read' },
+        params: { binding: 9, access: 'read' },
+        dhidden: { binding: 10, access: 'read_write' },
+        params_out: { binding: 11, access: 'read_write' },
+        velocity: { binding: 12, access: 'read_write' },
+        hyper: { binding: 13, access: 'uniform' },
+      },
+    },
   },
 });
 
@@ -42,6 +55,32 @@ export function softmaxCeOverrides(rows: number, classes: number, workgroup: num
 }
 
 export const reductionGrid: Grid = [1, 1, 1];
+
+/** The output layer that train_head fuses: W (classes, hidden) and b (classes) at these offsets. */
+export interface HeadShape {
+  readonly rows: number;
+  readonly hidden: number;
+  readonly classes: number;
+  readonly weightOffset: number;
+  readonly biasOffset: number;
+}
+
+/** train_head runs as one full-width workgroup: its two matmuls have ROWS·HIDDEN and CLASSES·(HIDDEN + 1) outputs to share out. */
+export const HEAD_WORKGROUP = MAX_WORKGROUP;
+
+/** Workgroup memory train_head needs: the logits, and the reduction's two arrays. */
+export function headWorkgroupBytes(rows: number, classes: number): number {
+  return rows * classes * 4 + MAX_WORKGROUP * 8;
+}
+
+export function headOverrides(s: HeadShape): Overrides {
+  return {
+    ...softmaxCeOverrides(s.rows, s.classes, HEAD_WORKGROUP),
+    HIDDEN: s.hidden,
+    W_OFF: s.weightOffset,
+    B_OFF: s.biasOffset,
+  };
+}
 
 export function softmaxGrid(rows: number, workgroup: number): Grid {
   return [ceilDiv(rows, workgroup), 1, 1];

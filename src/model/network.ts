@@ -1,7 +1,9 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION, STEP_PARAMS_BYTES, type Normalization } from '../kernels/data.ts';
-import { denseGrid, entryName, matmul, matmulOverrides, splitPartialFloats, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
+import { denseGrid, entryName, matmul, matmulOverrides, type DenseEntry, type DenseShape, type MatmulTuning } from '../kernels/matmul.ts';
 import { HYPER_BYTES, hyperData, sgd, sgdGrid, sgdOverrides, type SgdHyper } from '../kernels/sgd.ts';
 import {
+  headOverrides,
+  headWorkgroupBytes,
   reductionGrid,
   reductionWorkgroup,
   softmaxCe,
@@ -39,8 +41,7 @@ export const TUNINGS: Readonly<Record<MatmulTuning['variant'], Tuning>> = { tile
 export function tuningFor(adapter: AdapterSummary): Tuning {
   const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
   if (/swiftshader/i.test(text)) return ROWS_TUNING;
-  if (adapter.isFallback || adapter.maxComputeWorkgroupStorageSize < splitPartialFloats(SPLIT_TUNING.matmul) * 4) return TILES_TUNING;
-  return SPLIT_TUNING;
+  return adapter.isFallback ? TILES_TUNING : SPLIT_TUNING;
 }
 
 /** A data split on the GPU as raw bytes: pixels and labels packed 4 to a u32, never expanded to floats. */
@@ -225,10 +226,10 @@ export abstract class Program {
     return program;
   }
 
-  /** Forward through every layer, ReLU fused after all but the last: acts[l] → acts[l + 1]. */
-  protected async addForward(label: string, tuning: MatmulTuning, acts: readonly GPUBuffer[]): Promise<void> {
+  /** Forward through the first `layers` layers, ReLU fused after all but the model's last: acts[l] → acts[l + 1]. */
+  protected async addForward(label: string, tuning: MatmulTuning, acts: readonly GPUBuffer[], layers?: number): Promise<void> {
     const L = this.model.layout.dense.length;
-    for (let l = 0; l < L; l++) {
+    for (let l = 0; l < (layers ?? L); l++) {
       await this.addDense(label, 'forward', l, { relu: l < L - 1 }, tuning, (p) => ({ x: acts[l]!, params: this.model.params[p], y: acts[l + 1]! }));
     }
   }
@@ -268,11 +269,24 @@ export interface TrainProgramOptions {
   readonly normalization?: Normalization;
 }
 
+/** The WebGPU default of maxComputeWorkgroupStorageSize, which the engine's devices keep. */
+export const DEFAULT_WORKGROUP_STORAGE = 16_384;
+
+/**
+ * Whether a training step runs the output layer's forward, the loss and that layer's backward as
+ * one train_head dispatch: it needs the fused update, a hidden layer before the output (its dX is
+ * what the head hands back), and room in workgroup memory for the batch's logits.
+ */
+export function fusesHead(layers: readonly number[], rows: number, fusedUpdate: boolean, workgroupStorage = DEFAULT_WORKGROUP_STORAGE): boolean {
+  return fusedUpdate && layers.length >= 3 && headWorkgroupBytes(rows, layers.at(-1)!) <= workgroupStorage;
+}
+
 /**
  * One optimizer step: gather the batch, forward through every layer (ReLU fused), fused
  * softmax-cross-entropy (loss and accuracy into `stats`), then each layer's backward pass. With
- * `fusedUpdate`, a hidden layer's backward pass is one dispatch computing dX and updating W and b;
- * that is 1 + L + 1 + L dispatches a step.
+ * `fusedUpdate`, a hidden layer's backward pass is one dispatch computing dX and updating W and b,
+ * and the output layer's forward, the loss and that layer's backward are one dispatch too: 2L
+ * dispatches a step (10 for the seed's MLP), against 1 + L + 1 + 2L without.
  */
 export class TrainProgram extends Program {
   protected readonly activations: Activations;
@@ -308,22 +322,39 @@ export class TrainProgram extends Program {
       () => ({ images: o.dataset.images, labels: o.dataset.labels, order: o.order, x: acts[0], y: labels, step: o.steps.binding() }),
       o.steps,
     );
-    await this.addForward(tag, o.tuning.matmul, acts);
     const classes = layout.layers[L]!;
-    const wg = reductionWorkgroup(o.rows, o.tuning.reductionWorkgroup);
-    const ce = await gpu.pipelines.get(softmaxCe, 'train', softmaxCeOverrides(o.rows, classes, wg));
-    this.add(
-      ce,
-      reductionGrid,
-      `${tag}.softmax_ce`,
-      () => ({ logits: acts[L], labels, dlogits: grads[L], row_loss: rowLoss, stats: o.stats, step: o.steps.binding() }),
-      o.steps,
-    );
+    const update = (p: 0 | 1) => ({ params_out: params[1 - p]!, velocity: model.velocity, hyper: model.hyper });
+    const fusedHead = fusesHead(layout.layers, o.rows, o.fusedUpdate, gpu.device.limits.maxComputeWorkgroupStorageSize);
+    await this.addForward(tag, o.tuning.matmul, acts, fusedHead ? L - 1 : L);
+    if (fusedHead) {
+      const d = layout.dense[L - 1]!;
+      const head = await gpu.pipelines.get(
+        softmaxCe,
+        'train_head',
+        headOverrides({ rows: o.rows, hidden: d.inFeatures, classes, weightOffset: d.weightOffset, biasOffset: d.biasOffset }),
+      );
+      this.add(
+        head,
+        reductionGrid,
+        `${tag}.head`,
+        (p) => ({ labels, stats: o.stats, step: o.steps.binding(), hidden: acts[L - 1], params: params[p], dhidden: grads[L - 1], ...update(p) }),
+        o.steps,
+      );
+    } else {
+      const wg = reductionWorkgroup(o.rows, o.tuning.reductionWorkgroup);
+      const ce = await gpu.pipelines.get(softmaxCe, 'train', softmaxCeOverrides(o.rows, classes, wg));
+      this.add(
+        ce,
+        reductionGrid,
+        `${tag}.softmax_ce`,
+        () => ({ logits: acts[L], labels, dlogits: grads[L], row_loss: rowLoss, stats: o.stats, step: o.steps.binding() }),
+        o.steps,
+      );
+    }
 
     const t = o.tuning.matmul;
-    for (let l = L - 1; l >= 0; l--) {
+    for (let l = fusedHead ? L - 2 : L - 1; l >= 0; l--) {
       const common = (p: 0 | 1) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]! });
-      const update = (p: 0 | 1) => ({ params_out: params[1 - p]!, velocity: model.velocity, hyper: model.hyper });
       if (o.fusedUpdate) {
         if (l > 0) {
           await this.addDense(tag, 'backward_fused', l, { maskRelu: true }, t, (p) => ({ ...common(p), dx: grads[l]!, ...update(p) }));

@@ -95,6 +95,8 @@ export interface ChunkReport {
   /** training samples per second since the epoch started, GPU work included */
   readonly samplesPerSecond: number;
   readonly epochElapsedSeconds: number;
+  /** host time spent encoding and submitting the chunk's command buffer: where the CPU, not the GPU, sets the pace */
+  readonly encodeSeconds: number;
 }
 
 export interface EvalResult {
@@ -148,6 +150,7 @@ interface InFlight {
   readonly count: number;
   readonly samples: number;
   readonly snapshot: number;
+  readonly encodeSeconds: number;
 }
 
 /**
@@ -395,6 +398,7 @@ export class Trainer {
     const firstStep = this.globalStep;
     const stepInEpoch = this.stepInEpoch;
     const device = this.gpu.device;
+    const encodeStart = performance.now();
     const encoder = device.createCommandEncoder({ label: `train.steps${firstStep}` });
     // Keep the weights as they were before this chunk, in a ring, so a divergence found at
     // readback can roll back to weights that produced only finite losses.
@@ -414,12 +418,13 @@ export class Trainer {
     const staging = this.acquireStaging();
     encoder.copyBufferToBuffer(this.stats, stepInEpoch * STEP_STAT_BYTES, staging, 0, count * STEP_STAT_BYTES);
     device.queue.submit([encoder.finish()]);
+    const encodeSeconds = (performance.now() - encodeStart) / 1000;
     this.globalStep += count;
     this.stepInEpoch += count;
     const done = this.gpu.mapRead(staging);
     // A rejection is handled where the chunk is awaited; this only keeps it from being reported as unhandled meanwhile.
     done.catch(() => {});
-    return { staging, done, firstStep, stepInEpoch, count, samples, snapshot };
+    return { staging, done, firstStep, stepInEpoch, count, samples, snapshot, encodeSeconds };
   }
 
   private finishChunk(chunk: InFlight, hooks: TrainHooks): Promise<void> {
@@ -455,6 +460,7 @@ export class Trainer {
       samples: chunk.samples,
       samplesPerSecond: this.epochSamples / Math.max(elapsed, 1e-9),
       epochElapsedSeconds: elapsed,
+      encodeSeconds: chunk.encodeSeconds,
     });
   }
 
