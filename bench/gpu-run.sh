@@ -2,7 +2,7 @@
 # The GPU machine's measurements in one device call (see bench/RESULTS.md, "H100"): both matmul
 # variants that suit a GPU over 10 epochs, the kernel microbenchmarks, and the CLI's 10-epoch run.
 # Needs .gpu/ (../shared/device/pack.sh) and dist/node (scripts/build-node.mjs) carried along;
-# writes at most 8 files under $OUT (the device tool's limit). Here (no GPU) it runs on the CPU
+# writes 7 files under $OUT (the device tool brings back at most 8). Here (no GPU) it runs on the CPU
 # adapter all the same, only slowly: pass EPOCHS=1 to try it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
