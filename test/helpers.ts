@@ -23,6 +23,21 @@ export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
 }
 
 
+/**
+ * What an SGD-momentum update (torch.optim.SGD: v = μ·v + g + wd·w; w' = w − lr·v) should leave in
+ * params_out and velocity, in float64: `update(at, grad)` fills one element; params_out elements
+ * never updated stay NaN, as the poisoned GPU buffer should.
+ */
+export function expectedSgd(params: Float32Array, velocity: Float32Array, hyper: { lr: number; momentum: number; weightDecay: number }) {
+  const w = new Float64Array(params.length).fill(Number.NaN);
+  const v = Float64Array.from(velocity);
+  const update = (at: number, grad: number) => {
+    v[at] = hyper.momentum * velocity[at]! + grad + hyper.weightDecay * params[at]!;
+    w[at] = params[at]! - hyper.lr * v[at]!;
+  };
+  return { w, v, update };
+}
+
 export function storageBuffer(gpu: Gpu, label: string, data: ArrayBufferView | number): GPUBuffer {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   if (typeof data === 'number') {

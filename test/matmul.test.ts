@@ -18,7 +18,7 @@ import { hyperData, HYPER_BYTES } from '../src/kernels/sgd.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
+import { expectClose, expectedSgd, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
 
 // Float64 references. X (M,K), W (N,K), b (N), dY (M,N).
 function forwardRef(x: Float32Array, w: Float32Array, b: Float32Array, M: number, N: number, K: number, relu: boolean) {
@@ -176,13 +176,7 @@ describe('matmul kernels against float64 references', () => {
         const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
         expectClose(await readF32(gpu, dx), gradInputRef(dy, w, x, M, N, K, true), { what: 'dX' });
         const { dw, db } = gradWeightRef(dy, x, M, N, K);
-        const expectedW = new Float64Array(s.total).fill(Number.NaN);
-        const expectedV = Float64Array.from(velocity);
-        const update = (at: number, g: number) => {
-          const v = hyper.momentum * velocity[at]! + g + hyper.weightDecay * params[at]!;
-          expectedV[at] = v;
-          expectedW[at] = params[at]! - hyper.lr * v;
-        };
+        const { w: expectedW, v: expectedV, update } = expectedSgd(params, velocity, hyper);
         for (let i = 0; i < N * K; i++) update(s.weightOffset + i, dw[i]!);
         for (let n = 0; n < N; n++) update(s.biasOffset + n, db[n]!);
         const outW = await readF32(gpu, paramsOut);

@@ -4,7 +4,7 @@ import { hyperData } from '../src/kernels/sgd.ts';
 import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
+import { expectClose, expectedSgd, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
 
 interface RefResult {
   rowLoss: Float64Array;
@@ -209,13 +209,7 @@ describe('train_head: the output layer, its loss and its backward pass in one di
           for (let c = 0; c < classes; c++) g += ce.dlogits[r * classes + c]! * params[weightOffset + c * hidden + k]!;
           dx[r * hidden + k] = x[r * hidden + k]! > 0 ? g : 0;
         }
-      const expectedW = new Float64Array(total).fill(Number.NaN);
-      const expectedV = Float64Array.from(velocity);
-      const update = (at: number, grad: number) => {
-        const v = hyper.momentum * velocity[at]! + grad + hyper.weightDecay * params[at]!;
-        expectedV[at] = v;
-        expectedW[at] = params[at]! - hyper.lr * v;
-      };
+      const { w: expectedW, v: expectedV, update } = expectedSgd(params, velocity, hyper);
       for (let c = 0; c < classes; c++) {
         let db = 0;
         for (let r = 0; r < rows; r++) db += ce.dlogits[r * classes + c]!;
