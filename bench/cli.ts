@@ -21,10 +21,18 @@ export const WORKLOAD_FLAGS: Record<string, FlagSpec> = {
   'train-subset': { type: 'int', placeholder: 'N', help: 'train on the first N training samples only (smoke runs)' },
   'test-subset': { type: 'int', placeholder: 'N', help: 'evaluate on the first N test samples only (smoke runs)' },
   'steps-per-submit': { type: 'int', placeholder: 'N', help: 'optimizer steps per command buffer (default 64; 8 on fallback adapters)' },
-  'max-in-flight': { type: 'int', placeholder: 'N', help: 'command buffers in flight before the CPU waits (default 3; 2 on fallback adapters)' },
+  'max-in-flight': {
+    type: 'int',
+    placeholder: 'N',
+    help: 'command buffers in flight before the CPU waits (default 3; 2 on fallback adapters)',
+  },
   seed: { type: 'int', placeholder: 'N', help: 'seed of the initial weights and of the shuffle (default 1)' },
   'unfused-update': { type: 'bool', help: 'SGD as its own pass instead of fused into the weight-gradient kernels' },
-  matmul: { type: 'string', placeholder: 'VARIANT', help: `matmul variant instead of the trainer's choice for the adapter (this engine has: ${engineTunings().map(variantOf).join(', ')})` },
+  matmul: {
+    type: 'string',
+    placeholder: 'VARIANT',
+    help: `matmul variant instead of the trainer's choice for the adapter (this engine has: ${engineTunings().map(variantOf).join(', ')})`,
+  },
 };
 
 /** Where the result goes; every bench takes these. */
@@ -68,14 +76,26 @@ export function workloadOptions(flags: ParsedFlags): WorkloadOptions {
 
 /** The kernel benchmark's flags (bench-kernels, and bench-browser --kernels). */
 export const KERNEL_FLAGS: Record<string, FlagSpec> = {
-  large: { type: 'int', placeholder: 'N', help: 'edge of the large square matmul, N³ (default 4096; 1024 on fallback adapters; 0 skips it)' },
+  large: {
+    type: 'int',
+    placeholder: 'N',
+    help: 'edge of the large square matmul, N³ (default 4096; 1024 on fallback adapters; 0 skips it)',
+  },
   'batch-size': { type: 'int', placeholder: 'B', help: 'batch size: rows of the MLP-shape kernels (default 64)' },
   only: { type: 'string', placeholder: 'TEXT', help: 'only the kernels whose name contains TEXT (e.g. forward, l1)' },
   'no-timestamps': { type: 'bool', help: 'time by wall clock even where the device has timestamp queries' },
   'pass-ms': { type: 'number', placeholder: 'MS', help: 'aim for timed passes this long (default 100 on fallback adapters, else 20)' },
   samples: { type: 'int', placeholder: 'N', help: 'timed passes per kernel, at most (default 9)' },
-  'case-seconds': { type: 'number', placeholder: 'S', help: 'stop adding passes after this long per kernel, 3 passes at least (default 1.5 on fallback adapters, else 0.5)' },
-  variant: { type: 'string', placeholder: 'VARIANT', help: `matmul variant to time, or all (default all: ${engineTunings().map(variantOf).join(', ')}; the trainer's choice first)` },
+  'case-seconds': {
+    type: 'number',
+    placeholder: 'S',
+    help: 'stop adding passes after this long per kernel, 3 passes at least (default 1.5 on fallback adapters, else 0.5)',
+  },
+  variant: {
+    type: 'string',
+    placeholder: 'VARIANT',
+    help: `matmul variant to time, or all (default all: ${engineTunings().map(variantOf).join(', ')}; the trainer's choice first)`,
+  },
   'no-replay': { type: 'bool', help: 'skip replaying whole training steps back to back' },
 };
 

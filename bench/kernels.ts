@@ -12,17 +12,17 @@
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION } from '../src/kernels/data.ts';
 import { denseGrid, matmul, matmulOverrides, type DenseEntry, type DenseShape } from '../src/kernels/matmul.ts';
 import { hyperData, sgd, sgdGrid, sgdOverrides } from '../src/kernels/sgd.ts';
-import { headOverrides, reductionGrid, reductionWorkgroup, softmaxCe, softmaxCeOverrides, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import {
+  headOverrides,
+  reductionGrid,
+  reductionWorkgroup,
+  softmaxCe,
+  softmaxCeOverrides,
+  STEP_STAT_BYTES,
+} from '../src/kernels/softmax-ce.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { initParams, paramLayout, SEED_LAYERS, type ParamLayout } from '../src/model/mlp.ts';
-import {
-  destroyDataset,
-  GpuParameters,
-  StepTable,
-  TrainProgram,
-  uploadDataset,
-  type Tuning,
-} from '../src/model/network.ts';
+import { destroyDataset, GpuParameters, StepTable, TrainProgram, uploadDataset, type Tuning } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
 import { configFor } from '../src/model/trainer.ts';
 import { InputError } from '../src/runtime/errors.ts';
@@ -222,7 +222,9 @@ class CaseContext {
   }
 
   uniform(label: string, contents: ArrayBufferView): GPUBuffer {
-    return this.keep(this.gpu.buffers.create(`bench.${label}`, contents.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, contents));
+    return this.keep(
+      this.gpu.buffers.create(`bench.${label}`, contents.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, contents),
+    );
   }
 
   keep(buffer: GPUBuffer): GPUBuffer {
@@ -238,7 +240,14 @@ class CaseContext {
     return new Uint32Array(await this.gpu.read(buffer));
   }
 
-  prepared(kernel: Kernel, label: string, resources: Record<string, BindingResource>, grid: Grid, offsets?: number[], check?: () => Promise<Mismatch>): Prepared {
+  prepared(
+    kernel: Kernel,
+    label: string,
+    resources: Record<string, BindingResource>,
+    grid: Grid,
+    offsets?: number[],
+    check?: () => Promise<Mismatch>,
+  ): Prepared {
     const group = bindGroup(this.gpu.device, kernel, `bench.${label}`, resources);
     return {
       grid,
@@ -307,8 +316,19 @@ export function variantsFor(gpu: Gpu, choice = 'all'): Variant[] {
 }
 
 /** One matmul entry point at one shape, its inputs random, its outputs poisoned, checked against reference.ts. */
-function matmulCase(entry: DenseEntry, s: DenseRef & DenseShape, layout: ParamLayout, v: Variant, name: string, what: string, layer?: number): CaseSpec {
-  const flags = { relu: entry === 'forward' && layer !== undefined && layer < layout.dense.length, maskRelu: entry === 'grad_input' || entry === 'backward_fused' };
+function matmulCase(
+  entry: DenseEntry,
+  s: DenseRef & DenseShape,
+  layout: ParamLayout,
+  v: Variant,
+  name: string,
+  what: string,
+  layer?: number,
+): CaseSpec {
+  const flags = {
+    relu: entry === 'forward' && layer !== undefined && layer < layout.dense.length,
+    maskRelu: entry === 'grad_input' || entry === 'backward_fused',
+  };
   const cost =
     entry === 'forward'
       ? forwardCost(s.M, s.N, s.K)
@@ -343,7 +363,9 @@ function matmulCase(entry: DenseEntry, s: DenseRef & DenseShape, layout: ParamLa
           const y = ctx.storage('y', s.M * s.N);
           return ctx.prepared(kernel, label, { x: xBuffer, params: paramsBuffer(), y }, grid, undefined, async () => {
             // At 4096³ a full float64 reference is minutes of JS: check the corners and 2048 random outputs.
-            const sample = large ? [0, s.N - 1, s.M * s.N - s.N, s.M * s.N - 1, ...Array.from({ length: 2048 }, () => ctx.rng.nextBelow(s.M * s.N))] : undefined;
+            const sample = large
+              ? [0, s.N - 1, s.M * s.N - s.N, s.M * s.N - 1, ...Array.from({ length: 2048 }, () => ctx.rng.nextBelow(s.M * s.N))]
+              : undefined;
             return compare(large ? 'Y (sampled)' : 'Y', await ctx.f32(y), forwardRef(x, params, s, flags.relu, sample), { terms: s.K });
           });
         }
@@ -421,7 +443,10 @@ function cases(o: KernelBenchOptions, variants: readonly Variant[], reductionWg:
       // slot 1: the batch starts at position B of the order, not at 0
       return ctx.prepared(kernel, 'gather', resources, gatherGrid(B, features), steps.offset(1), async () => {
         const want = gatherRef(images, labels, order, B, B, features, MNIST_NORMALIZATION);
-        return combine([compare('x', await ctx.f32(x), want.x, { atol: 1e-5, rtol: 1e-5 }), compare('y', await ctx.u32(y), want.y, { atol: 0, rtol: 0 })]);
+        return combine([
+          compare('x', await ctx.f32(x), want.x, { atol: 1e-5, rtol: 1e-5 }),
+          compare('y', await ctx.u32(y), want.y, { atol: 0, rtol: 0 }),
+        ]);
       });
     },
   });
@@ -528,7 +553,12 @@ function cases(o: KernelBenchOptions, variants: readonly Variant[], reductionWg:
       const paramsBuffer = ctx.storage('params', params);
       const velocityBuffer = ctx.storage('velocity', velocity);
       const kernel = await ctx.gpu.pipelines.get(sgd, 'step', sgdOverrides(n));
-      const resources = { params: paramsBuffer, grads: ctx.storage('grads', grads), velocity: velocityBuffer, hyper: ctx.uniform('hyper', hyperData(HYPER)) };
+      const resources = {
+        params: paramsBuffer,
+        grads: ctx.storage('grads', grads),
+        velocity: velocityBuffer,
+        hyper: ctx.uniform('hyper', hyperData(HYPER)),
+      };
       return ctx.prepared(kernel, 'sgd', resources, sgdGrid(n), undefined, async () => {
         const w = new Float64Array(n);
         const v = new Float64Array(n);
@@ -575,7 +605,9 @@ async function submitPasses(gpu: Gpu, p: Prepared, reps: number, passes: number,
   const encoder = gpu.device.createCommandEncoder({ label: 'bench.kernels' });
   for (let i = 0; i < passes; i++) {
     const pass = encoder.beginComputePass(
-      querySet ? { label: 'bench.kernels', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : { label: 'bench.kernels' },
+      querySet
+        ? { label: 'bench.kernels', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }
+        : { label: 'bench.kernels' },
     );
     for (let r = 0; r < reps; r++) p.encode(pass);
     pass.end();
@@ -587,7 +619,12 @@ async function submitPasses(gpu: Gpu, p: Prepared, reps: number, passes: number,
   return (performance.now() - start) / 1000;
 }
 
-async function timePrepared(gpu: Gpu, p: Prepared, o: KernelBenchOptions, useTimestamps: boolean): Promise<NonNullable<CaseResult['timing']>> {
+async function timePrepared(
+  gpu: Gpu,
+  p: Prepared,
+  o: KernelBenchOptions,
+  useTimestamps: boolean,
+): Promise<NonNullable<CaseResult['timing']>> {
   // Calibrate: one dispatch, then enough to see past the submit latency.
   let perDispatch = await submitPasses(gpu, p, 1, 1);
   const probe = Math.max(1, Math.min(o.maxReps, Math.floor(o.passSeconds / Math.max(perDispatch, 1e-7) / 4)));
@@ -651,7 +688,8 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
   const log = context.log ?? (() => {});
   const useTimestamps = o.timestamps && gpu.hasTimestamps;
   const variants = variantsFor(gpu, o.variant);
-  if (variants.length === 0) throw new InputError(`this engine has no '${o.variant}' matmul variant (it has ${engineTunings().map(variantOf).join(', ')})`);
+  if (variants.length === 0)
+    throw new InputError(`this engine has no '${o.variant}' matmul variant (it has ${engineTunings().map(variantOf).join(', ')})`);
   const results: CaseResult[] = [];
   let seed = 1;
   for (const spec of cases(o, variants, configFor(gpu).tuning.reductionWorkgroup)) {
@@ -683,7 +721,9 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
       const seconds = t.microsecondsPerDispatch / 1e6;
       const timing = { ...t, gflopsPerSecond: spec.flops / seconds / 1e9, gbPerSecond: spec.bytes / seconds / 1e9 };
       results.push({ ...base, timing });
-      log(`${spec.name}: ok (max error ${check.maxAbsError.toExponential(1)}), ${t.microsecondsPerDispatch.toFixed(1)} µs/dispatch (${t.method}, ${t.reps}×${t.samples})`);
+      log(
+        `${spec.name}: ok (max error ${check.maxAbsError.toExponential(1)}), ${t.microsecondsPerDispatch.toFixed(1)} µs/dispatch (${t.method}, ${t.reps}×${t.samples})`,
+      );
     } finally {
       ctx.destroy();
     }
@@ -693,7 +733,9 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
     for (const v of variants) {
       const r = await replaySteps(gpu, o, v, true, useTimestamps);
       replays.push(r);
-      log(`training step replay [${v.name}]: ${(r.timing.microsecondsPerDispatch / 1000).toFixed(2)} ms/step (${r.timing.method}, ${r.timing.reps}×${r.timing.samples})`);
+      log(
+        `training step replay [${v.name}]: ${(r.timing.microsecondsPerDispatch / 1000).toFixed(2)} ms/step (${r.timing.method}, ${r.timing.reps}×${r.timing.samples})`,
+      );
     }
   }
   return {
@@ -728,7 +770,15 @@ function stepBreakdown(o: KernelBenchOptions, results: readonly CaseResult[], v:
   }
   const total = parts.reduce((a, p) => a + p.microseconds, 0);
   for (const p of parts) p.share = total > 0 ? p.microseconds / total : 0;
-  return { variant: v.name, trainerDefault: v.trainerDefault, fusedUpdate, dispatches: kernels.length, microseconds: total, parts, missing };
+  return {
+    variant: v.name,
+    trainerDefault: v.trainerDefault,
+    fusedUpdate,
+    dispatches: kernels.length,
+    microseconds: total,
+    parts,
+    missing,
+  };
 }
 
 /**
@@ -756,10 +806,24 @@ async function replaySteps(gpu: Gpu, o: KernelBenchOptions, v: Variant, fusedUpd
     model.setWeights(initParams(layout, rng));
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const order = gpu.buffers.create('bench.replay.order', count * 4, storage, rng.permutation(count));
-    const stats = gpu.buffers.create('bench.replay.stats', slots * STEP_STAT_BYTES, storage, new Float32Array((slots * STEP_STAT_BYTES) / 4).fill(Number.NaN));
+    const stats = gpu.buffers.create(
+      'bench.replay.stats',
+      slots * STEP_STAT_BYTES,
+      storage,
+      new Float32Array((slots * STEP_STAT_BYTES) / 4).fill(Number.NaN),
+    );
     const steps = new StepTable(gpu, 'bench.replay.steps', slots, B);
     made.push(order, stats, steps.buffer);
-    program = await TrainProgram.create(gpu, model, { rows: B, dataset, order, steps, stats, tuning: v.tuning, fusedUpdate, normalization: MNIST_NORMALIZATION });
+    program = await TrainProgram.create(gpu, model, {
+      rows: B,
+      dataset,
+      order,
+      steps,
+      stats,
+      tuning: v.tuning,
+      fusedUpdate,
+      normalization: MNIST_NORMALIZATION,
+    });
     let slot = 0;
     const trainProgram = program;
     const prepared: Prepared = {

@@ -15,7 +15,12 @@ export function percent(v: number | null | undefined): string {
 export function alignTable(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -50,7 +55,19 @@ export function formatTable(r: BenchResult): string {
       percent(e.testAccuracy),
       fixed(e.evalSeconds, 2),
     ]),
-    ['all', String(r.totalSteps), fixed(r.trainSeconds, 2), '', fixed(r.samplesPerSecond, 0), fixed(r.gflopsPerSecond, 2), '', '', '', '', ''],
+    [
+      'all',
+      String(r.totalSteps),
+      fixed(r.trainSeconds, 2),
+      '',
+      fixed(r.samplesPerSecond, 0),
+      fixed(r.gflopsPerSecond, 2),
+      '',
+      '',
+      '',
+      '',
+      '',
+    ],
   ];
   const to97 =
     r.timeTo97Seconds === null
@@ -70,7 +87,7 @@ export function formatKernelTable(r: KernelBenchResult): string {
     `runtime     ${r.runtime}: ${Object.entries(r.environment)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    `matmul      ${r.variants.map((v) => `[${v.name}] ${v.tuning}${v.trainerDefault ? ' (the trainer\'s choice here)' : ''}`).join('; ')}`,
+    `matmul      ${r.variants.map((v) => `[${v.name}] ${v.tuning}${v.trainerDefault ? " (the trainer's choice here)" : ''}`).join('; ')}`,
     `timing      ${r.hasTimestamps && r.options.timestamps ? 'timestamp queries at the ends of each pass' : 'wall clock, submit to onSubmittedWorkDone'}; ` +
       `median of passes of back-to-back dispatches; GFLOP/s and GB/s from the minimal work (bench/costs.ts)`,
   ];
@@ -102,7 +119,10 @@ export function formatKernelTable(r: KernelBenchResult): string {
       const missing = s.missing.length ? [`  not timed: ${s.missing.join(', ')}`] : [];
       return [title, ...lines, ...missing].join('\n');
     });
-  const failed = [...r.cases.filter((c) => !c.check.ok).map((c) => c.name), ...r.replays.filter((p) => !p.finite).map((p) => `replay [${p.variant}]`)];
+  const failed = [
+    ...r.cases.filter((c) => !c.check.ok).map((c) => c.name),
+    ...r.replays.filter((p) => !p.finite).map((p) => `replay [${p.variant}]`),
+  ];
   const verdict = failed.length ? `CHECK FAILED: ${failed.join(', ')}` : `all ${r.cases.length} kernels match their CPU references`;
   return `${head.join('\n')}\n\n${alignTable(rows)}\n\n${steps.join('\n\n')}\n\n${verdict}`;
 }

@@ -177,7 +177,9 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
     const dispatchesPerStep = await trainer.dispatchesPerStep();
     const cost = stepCost(config.layers, config.batchSize, config.fusedUpdate);
     if (cost.dispatches !== dispatchesPerStep) {
-      log(`warning: bench/costs.ts lists ${cost.dispatches} dispatches a step, the trainer encodes ${dispatchesPerStep}: FLOP figures may be off`);
+      log(
+        `warning: bench/costs.ts lists ${cost.dispatches} dispatches a step, the trainer encodes ${dispatchesPerStep}: FLOP figures may be off`,
+      );
     }
     const totalSteps = Math.min(config.epochs * trainer.stepsPerEpoch, config.maxSteps ?? Infinity);
     log(

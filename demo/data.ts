@@ -49,7 +49,9 @@ async function readBody(response: Response, onBytes: (received: number) => void)
 export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mnist> {
   // The test labels first: the smallest file tells whether the server has MNIST at all, so a
   // server without it costs one 404 (which the browser logs) rather than four.
-  const names = [MNIST_FILES.testLabels, MNIST_FILES.trainLabels, MNIST_FILES.testImages, MNIST_FILES.trainImages].map((base) => `${base}.gz`);
+  const names = [MNIST_FILES.testLabels, MNIST_FILES.trainLabels, MNIST_FILES.testImages, MNIST_FILES.trainImages].map(
+    (base) => `${base}.gz`,
+  );
   const get = async (name: string) => {
     let response: Response;
     try {
@@ -79,7 +81,10 @@ export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mn
   const report = () => {
     const got = received.reduce((a, b) => a + b, 0);
     // Unknown or wrong sizes must not push the bar past its end.
-    onProgress(total ? Math.min(got / total, 0.99) : undefined, `Downloading MNIST… ${megabytes(got)}${total ? ` of ${megabytes(total)}` : ''}`);
+    onProgress(
+      total ? Math.min(got / total, 0.99) : undefined,
+      `Downloading MNIST… ${megabytes(got)}${total ? ` of ${megabytes(total)}` : ''}`,
+    );
   };
   report();
   const bodies = await Promise.all(
@@ -97,7 +102,10 @@ export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mn
 
 /** The MNIST base name a dropped file stands for, if any: exact names, `.gz` or not, and Kaggle's `train-images.idx3-ubyte` spelling. */
 function mnistBaseOf(fileName: string): string | undefined {
-  const name = fileName.toLowerCase().replace(/\.gz$/, '').replace(/\.(idx[13]-ubyte)$/, '-$1');
+  const name = fileName
+    .toLowerCase()
+    .replace(/\.gz$/, '')
+    .replace(/\.(idx[13]-ubyte)$/, '-$1');
   return BASES.find((base) => base === name);
 }
 

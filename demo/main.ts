@@ -288,9 +288,15 @@ class App {
       this.setData(mnist, 'from the server');
     } catch (error) {
       if (error instanceof DataNotOnServer) {
-        this.dataState('needed', `No MNIST on this server (${error.message}). Choose or drop the four files: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.`);
+        this.dataState(
+          'needed',
+          `No MNIST on this server (${error.message}). Choose or drop the four files: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.`,
+        );
       } else {
-        this.dataState('error', `Could not load MNIST from the server: ${describeError(error)}. Choose or drop the four .gz files instead.`);
+        this.dataState(
+          'error',
+          `Could not load MNIST from the server: ${describeError(error)}. Choose or drop the four .gz files instead.`,
+        );
       }
     }
   }
@@ -304,7 +310,10 @@ class App {
     const note = ignored.length ? ` (${ignored.join(', ')}: not an MNIST file name)` : '';
     const missing = this.dropped.missing;
     if (missing.length) {
-      this.dataState('needed', `Got ${4 - missing.length} of the 4 files${note}; still missing: ${missing.map((m) => `${m}.gz`).join(', ')}.`);
+      this.dataState(
+        'needed',
+        `Got ${4 - missing.length} of the 4 files${note}; still missing: ${missing.map((m) => `${m}.gz`).join(', ')}.`,
+      );
       return;
     }
     try {
@@ -323,7 +332,11 @@ class App {
     const data = takeSubset(mnist, this.knobs.subset, this.knobs.test);
     this.data = data;
     const subset = data.train.count < mnist.train.count || data.test.count < mnist.test.count ? ' (a subset, from the URL)' : '';
-    this.dataState('ready', `${formatCount(data.train.count)} training and ${formatCount(data.test.count)} test images ${source}${subset}.`, 1);
+    this.dataState(
+      'ready',
+      `${formatCount(data.train.count)} training and ${formatCount(data.test.count)} test images ${source}${subset}.`,
+      1,
+    );
     this.grid.setData(data.test);
     this.updateControls();
   }
@@ -402,7 +415,10 @@ class App {
     this.segmentStart = performance.now();
     this.clock = setInterval(() => this.scheduleStats(), 500);
     this.setPhase('running');
-    this.say('info', `Training on ${formatCount(trainer.data.train.count)} images: ${trainer.stepsPerEpoch} steps of ${trainer.config.batchSize} per epoch.`);
+    this.say(
+      'info',
+      `Training on ${formatCount(trainer.data.train.count)} images: ${trainer.stepsPerEpoch} steps of ${trainer.config.batchSize} per epoch.`,
+    );
     this.running = this.run(trainer).finally(() => {
       this.running = undefined;
     });
@@ -450,7 +466,10 @@ class App {
       if (trainer.done) {
         this.setPhase('done');
         const acc = this.accuracy.latest;
-        this.say('ok', `Done: ${trainer.config.epochs} epochs in ${formatDuration(this.activeSeconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`);
+        this.say(
+          'ok',
+          `Done: ${trainer.config.epochs} epochs in ${formatDuration(this.activeSeconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`,
+        );
       } else {
         this.setPhase('paused');
         this.say('info', 'Paused. You may change the learning rate, then Resume.');
@@ -523,7 +542,8 @@ class App {
     this.setPhase('lost');
     const kept = this.checkpoint;
     const where =
-      kept && (kept.globalStep === 0 ? 'before training' : kept.stepInEpoch === 0 ? `the end of epoch ${kept.epoch}` : `step ${kept.globalStep}`);
+      kept &&
+      (kept.globalStep === 0 ? 'before training' : kept.stepInEpoch === 0 ? `the end of epoch ${kept.epoch}` : `step ${kept.globalStep}`);
     this.el.restart.textContent = kept && this.trainer ? 'Restart and continue' : 'Restart';
     this.say(
       'error',
@@ -658,7 +678,10 @@ class App {
       if (!pixels) {
         this.probs.show(undefined, 'Draw a digit in the box.');
       } else if (!trainer || this.phase === 'lost' || this.phase === 'busy') {
-        this.probs.show(undefined, this.trainer ? 'Waiting for the GPU…' : 'Start training (or load weights) to see what the network thinks.');
+        this.probs.show(
+          undefined,
+          this.trainer ? 'Waiting for the GPU…' : 'Start training (or load weights) to see what the network thinks.',
+        );
       } else {
         try {
           const probs = await trainer.predict(pixels);
@@ -755,7 +778,10 @@ class App {
     const elapsed = this.activeSeconds + (this.segmentStart === undefined ? 0 : (performance.now() - this.segmentStart) / 1000);
     setText(el.statElapsed, formatDuration(elapsed));
     const remaining = total - done;
-    setText(el.statEta, remaining <= 0 ? 'done' : this.phase === 'running' && stepsPerSecond > 0 ? formatDuration(remaining / stepsPerSecond) : '–');
+    setText(
+      el.statEta,
+      remaining <= 0 ? 'done' : this.phase === 'running' && stepsPerSecond > 0 ? formatDuration(remaining / stepsPerSecond) : '–',
+    );
     setProgress(el.trainProgress, done / total);
   }
 

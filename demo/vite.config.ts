@@ -49,7 +49,11 @@ function serveMnist(): Plugin {
     stat(file).then(
       (info) => {
         // Raw bytes, never Content-Encoding: the page unzips the .gz files itself.
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(info.size), 'cache-control': 'no-cache' });
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': String(info.size),
+          'cache-control': 'no-cache',
+        });
         createReadStream(file).pipe(res);
       },
       () => {

@@ -84,9 +84,27 @@ function expectTrainingDocument(doc: Record<string, unknown>, runtime: 'chrome' 
   expect(doc.isFallback).toBe(adapter.isFallback);
 
   const workload = doc.workload as Record<string, unknown>;
-  expect(workload).toMatchObject({ layers: [784, 512, 256, 128, 64, 10], batchSize: 64, epochs: 1, maxSteps: 100, trainSamples: 6400, testSamples: 1000, stepsPerEpoch: 100 });
+  expect(workload).toMatchObject({
+    layers: [784, 512, 256, 128, 64, 10],
+    batchSize: 64,
+    epochs: 1,
+    maxSteps: 100,
+    trainSamples: 6400,
+    testSamples: 1000,
+    stepsPerEpoch: 100,
+  });
   expect(typeof (workload.matmul as { variant: string }).variant).toBe('string');
-  expectPositive(doc, ['stepsPerSubmit', 'dispatchesPerStep', 'compileSeconds', 'pipelinesCompiled', 'steadyStepMilliseconds', 'encodeStepMicroseconds', 'trainSeconds', 'samplesPerSecond', 'gflopsPerSecond']);
+  expectPositive(doc, [
+    'stepsPerSubmit',
+    'dispatchesPerStep',
+    'compileSeconds',
+    'pipelinesCompiled',
+    'steadyStepMilliseconds',
+    'encodeStepMicroseconds',
+    'trainSeconds',
+    'samplesPerSecond',
+    'gflopsPerSecond',
+  ]);
   // gather, 4 forward, the fused head, 3 backward_fused, grad_weight_sgd
   expect(doc.dispatchesPerStep).toBe(10);
   expect(isNumber(doc.loadSeconds)).toBe(true);
@@ -182,7 +200,14 @@ describe('kernel microbenchmarks (Dawn in Node)', () => {
     for (const c of cases) {
       expect(c.check.ok, c.name).toBe(true);
       expect(c.timing, c.name).toBeDefined();
-      expectPositive(c.timing!, ['microsecondsPerDispatch', 'wallMicrosecondsPerDispatch', 'gflopsPerSecond', 'gbPerSecond', 'reps', 'samples']);
+      expectPositive(c.timing!, [
+        'microsecondsPerDispatch',
+        'wallMicrosecondsPerDispatch',
+        'gflopsPerSecond',
+        'gbPerSecond',
+        'reps',
+        'samples',
+      ]);
     }
     const steps = doc.steps as { variant: string; fusedUpdate: boolean; dispatches: number; microseconds: number; missing: string[] }[];
     expect(steps.map((s) => [s.variant, s.fusedUpdate, s.dispatches, s.missing])).toEqual(

@@ -117,10 +117,14 @@ describe('demo page (built, in headless Chromium)', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     // The test builds what it serves, so it never tests a stale dist/demo.
-    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'demo/vite.config.ts', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      timeout: 90_000,
-    });
+    await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'demo/vite.config.ts', '--logLevel', 'warn'],
+      {
+        cwd: ROOT,
+        timeout: 90_000,
+      },
+    );
     if (!existsSync(join(MNIST_DIR, 'train-images-idx3-ubyte.gz'))) throw new Error(`no MNIST in ${MNIST_DIR} (set MNIST_DIR)`);
     server = await serveStatic({ '/': DIST, '/mnist/': MNIST_DIR });
     downloads = await mkdtemp(join(tmpdir(), 'demo-downloads-'));
@@ -144,14 +148,20 @@ describe('demo page (built, in headless Chromium)', () => {
 
   it('the build is a static site: no data in it, a strict CSP, no inline script', async () => {
     const files = await readdir(DIST, { recursive: true });
-    expect(files.some((f) => /idx\d-ubyte/.test(f)), 'MNIST files in the build').toBe(false);
+    expect(
+      files.some((f) => /idx\d-ubyte/.test(f)),
+      'MNIST files in the build',
+    ).toBe(false);
     let bytes = 0;
     for (const f of files) bytes += (await stat(join(DIST, f))).size;
     expect(bytes, 'build size').toBeLessThan(2_000_000);
     const html = await readFile(join(DIST, 'index.html'), 'utf8');
     expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="[^"]*script-src &#39;self&#39;/);
     expect(html).toMatch(/connect-src &#39;self&#39;/);
-    expect(html.match(/<script\b[^>]*>/g)?.every((tag) => /\ssrc=/.test(tag)), 'every script has a src').toBe(true);
+    expect(
+      html.match(/<script\b[^>]*>/g)?.every((tag) => /\ssrc=/.test(tag)),
+      'every script has a src',
+    ).toBe(true);
   });
 
   it('loads the data from the server and shows the adapter', async () => {
@@ -198,7 +208,10 @@ describe('demo page (built, in headless Chromium)', () => {
     expect(await text('#stat-elapsed')).toMatch(/^\d+:\d\d$/);
     expect(await page.$eval('#train-progress span', (e) => (e as HTMLElement).style.transform)).toBe('scaleX(1)');
     const tiles = await page.$$eval('#grid .tile', (t) => t.map((e) => e.className));
-    expect(tiles.every((c) => /right|wrong/.test(c)), 'every tile has a prediction').toBe(true);
+    expect(
+      tiles.every((c) => /right|wrong/.test(c)),
+      'every tile has a prediction',
+    ).toBe(true);
     expect(await text('#message')).toMatch(/^Done: 3 epochs/);
     expectNoProblems();
   }, 240_000);
@@ -232,7 +245,11 @@ describe('demo page (built, in headless Chromium)', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow, 'horizontal overflow at 390 px').toBeLessThanOrEqual(0);
     await page.click('#clear');
-    await waitFor('the probabilities to clear', 10_000, `document.querySelectorAll('#probs .prob[data-prob]').length === 0 && !document.getElementById('probs').dataset.busy`);
+    await waitFor(
+      'the probabilities to clear',
+      10_000,
+      `document.querySelectorAll('#probs .prob[data-prob]').length === 0 && !document.getElementById('probs').dataset.busy`,
+    );
     await drawSeven(true);
     await waitFor('probabilities of the touch drawing', 20_000, PROBS_SHOWN);
     console.log(`demo: screenshot ${await screenshot('phone-390.png')}`);
@@ -263,12 +280,18 @@ describe('demo page (built, in headless Chromium)', () => {
     await waitFor('the reset', 20_000, `document.getElementById('phase').dataset.phase === 'idle'`);
     await waitFor('all GPU buffers to be freed', 10_000, `window.__demo.liveBuffers() === 0`);
     expect(await page.$$eval('#accuracy-list li', (li) => li.length)).toBe(0);
-    await waitFor('the drawing to ask for a model', 10_000, `document.querySelectorAll('#probs .prob[data-prob]').length === 0 && !document.getElementById('probs').dataset.busy`);
+    await waitFor(
+      'the drawing to ask for a model',
+      10_000,
+      `document.querySelectorAll('#probs .prob[data-prob]').length === 0 && !document.getElementById('probs').dataset.busy`,
+    );
 
     await (await fileInput('load')).uploadFile(saved);
     await waitFor('the weights to load', 60_000, `/^Loaded /.test(document.getElementById('message').textContent)`);
     expect(await phase()).toBe('ready');
-    expect(Number(await page.$eval('#accuracy', (e) => (e as HTMLElement).dataset.accuracy)), 'accuracy of the reloaded weights').toBe(trainedAccuracy);
+    expect(Number(await page.$eval('#accuracy', (e) => (e as HTMLElement).dataset.accuracy)), 'accuracy of the reloaded weights').toBe(
+      trainedAccuracy,
+    );
     await waitFor('probabilities from the reloaded weights', 20_000, PROBS_SHOWN);
     const reloaded = await probabilities();
     for (let i = 0; i < 10; i++) expect(Math.abs(reloaded[i]! - drawnProbs[i]!), `class ${i}`).toBeLessThan(1e-5);
@@ -322,7 +345,9 @@ describe('demo page (built, in headless Chromium)', () => {
     await click('start');
     await waitFor('the divergence', 60_000, `document.getElementById('phase').dataset.phase === 'diverged'`);
     const message = await text('#message');
-    expect(message).toMatch(/^training diverged: the loss of step \d+ is (NaN|-?Infinity) \(try a smaller learning rate\)\. The weights were rolled back to /);
+    expect(message).toMatch(
+      /^training diverged: the loss of step \d+ is (NaN|-?Infinity) \(try a smaller learning rate\)\. The weights were rolled back to /,
+    );
     expect(await text('#pause')).toBe('Resume');
     expect(await page.$eval('#lr', (e) => (e as HTMLInputElement).disabled), 'the learning rate can be lowered').toBe(false);
     expect(await page.$eval('#save', (e) => (e as HTMLButtonElement).disabled), 'the weights can be saved').toBe(false);
@@ -355,8 +380,8 @@ describe('demo page (built, in headless Chromium)', () => {
   }, 240_000);
 
   it('loads MNIST from files the user picks (offline), and names a bad file', async () => {
-    const real = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) =>
-      join(MNIST_DIR, f),
+    const real = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(
+      (f) => join(MNIST_DIR, f),
     );
     const dir = await mkdtemp(join(tmpdir(), 'demo-mnist-'));
     try {

@@ -39,7 +39,11 @@ describe('batch gather + normalize from bytes on the GPU', () => {
           order: storageBuffer(gpu, 'order', order),
           x,
           y,
-          step: { buffer: gpu.buffers.create('steps', params.byteLength, GPUBufferUsage.UNIFORM, params), offset: 0, size: STEP_PARAMS_BYTES },
+          step: {
+            buffer: gpu.buffers.create('steps', params.byteLength, GPUBufferUsage.UNIFORM, params),
+            offset: 0,
+            size: STEP_PARAMS_BYTES,
+          },
         },
         gatherGrid(rows, features),
         [2 * stride],

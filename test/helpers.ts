@@ -4,7 +4,7 @@ import { acquireNodeGpu } from '../src/runtime/node.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
 import type { Grid } from '../src/kernels/spec.ts';
-import { Rng } from '../src/model/rng.ts';
+import { type Rng } from '../src/model/rng.ts';
 
 /** The test's device. No adapter means the test fails, loudly: there is no CPU fallback to hide behind. */
 export async function testGpu(): Promise<Gpu> {
@@ -21,7 +21,6 @@ export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
   for (let i = 0; i < n; i++) out[i] = (rng.nextFloat() * 2 - 1) * scale;
   return out;
 }
-
 
 /**
  * What an SGD-momentum update (torch.optim.SGD: v = μ·v + g + wd·w; w' = w − lr·v) should leave in
@@ -95,9 +94,7 @@ export function expectClose(
     }
   }
   if (worst >= 0) {
-    expect.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`,
-    );
+    expect.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`);
   }
 }
 

@@ -4,21 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  gunzipIfNeeded,
-  loadMnist,
-  MNIST_CHECKSUMS,
-  MNIST_FILES,
-  parseIdxImages,
-  parseIdxLabels,
-  type Mnist,
-} from '../src/model/idx.ts';
+import { gunzipIfNeeded, loadMnist, MNIST_CHECKSUMS, MNIST_FILES, parseIdxImages, parseIdxLabels, type Mnist } from '../src/model/idx.ts';
 import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/mnist-node.ts';
 import { expectInputError } from './helpers.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const mnistDir = resolve(repoRoot, process.env.MNIST_DIR ?? '../shared/mnist');
-
 
 function u32be(...values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
@@ -97,7 +88,10 @@ describe('real MNIST files', () => {
     const gz = new Uint8Array(await readFile(join(mnistDir, name)));
     await expectInputError(() => gunzipIfNeeded(gz.subarray(0, 10000), name), name, 'corrupt or truncated gzip');
     await expectInputError(() => gunzipIfNeeded(gz.subarray(0, gz.length - 4), name), name, 'corrupt or truncated gzip');
-    const garbage = concat(Uint8Array.of(0x1f, 0x8b), new Uint8Array(200).map((_, i) => (i * 131 + 17) & 0xff));
+    const garbage = concat(
+      Uint8Array.of(0x1f, 0x8b),
+      new Uint8Array(200).map((_, i) => (i * 131 + 17) & 0xff),
+    );
     await expectInputError(() => gunzipIfNeeded(garbage, name), name, 'corrupt or truncated gzip');
   });
 });
@@ -189,11 +183,7 @@ describe('loading a directory', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function writeSet(
-    sub: string,
-    files: Partial<Record<keyof typeof MNIST_FILES, Uint8Array>>,
-    gzip: boolean,
-  ): Promise<string> {
+  async function writeSet(sub: string, files: Partial<Record<keyof typeof MNIST_FILES, Uint8Array>>, gzip: boolean): Promise<string> {
     const at = join(dir, sub);
     await rm(at, { recursive: true, force: true });
     await mkdir(at, { recursive: true });
@@ -224,20 +214,13 @@ describe('loading a directory', () => {
   it('reports a missing file with the directory', async () => {
     const { testLabels: _, ...rest } = good;
     const at = await writeSet('missing', rest, true);
-    await expectInputError(
-      () => loadMnistDir(at),
-      `MNIST file not found: looked for t10k-labels-idx1-ubyte(.gz) in ${at}`,
-    );
+    await expectInputError(() => loadMnistDir(at), `MNIST file not found: looked for t10k-labels-idx1-ubyte(.gz) in ${at}`);
     await expectInputError(() => loadMnistDir(join(dir, 'no-such-dir')), 'MNIST file not found', join(dir, 'no-such-dir'));
   });
 
   it('reports an image/label count mismatch', async () => {
     const at = await writeSet('mismatch', { ...good, trainLabels: idxLabels([0, 1, 2, 3, 4]) }, true);
-    await expectInputError(
-      () => loadMnistDir(at),
-      'train-images-idx3-ubyte.gz has 6 images',
-      'train-labels-idx1-ubyte.gz has 5 labels',
-    );
+    await expectInputError(() => loadMnistDir(at), 'train-images-idx3-ubyte.gz has 6 images', 'train-labels-idx1-ubyte.gz has 5 labels');
   });
 
   it('reports a corrupt gzip by file name', async () => {

@@ -14,7 +14,7 @@ import {
   type DenseShape,
   type MatmulTuning,
 } from '../src/kernels/matmul.ts';
-import { hyperData, HYPER_BYTES } from '../src/kernels/sgd.ts';
+import { hyperData } from '../src/kernels/sgd.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
@@ -106,7 +106,12 @@ describe('matmul kernels against float64 references', () => {
         for (const relu of [false, true]) {
           const kernel = await gpu.pipelines.get(matmul, entryName('forward', tuning), matmulOverrides(s, tuning, { relu }));
           const y = storageBuffer(gpu, 'y', M * N);
-          await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y }, forwardGrid(s, tuning));
+          await runKernel(
+            gpu,
+            kernel,
+            { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y },
+            forwardGrid(s, tuning),
+          );
           expectClose(await readF32(gpu, y), forwardRef(x, w, b, M, N, K, relu), { atol: 1e-5, rtol: 1e-4, what: `Y relu=${relu}` });
         }
       });
@@ -183,7 +188,9 @@ describe('matmul kernels against float64 references', () => {
         const outV = await readF32(gpu, velocityBuffer);
         const wEnd = s.weightOffset + N * K;
         expectClose(outW.subarray(s.weightOffset, wEnd), expectedW.subarray(s.weightOffset, wEnd), { what: 'W after SGD' });
-        expectClose(outW.subarray(s.biasOffset, s.biasOffset + N), expectedW.subarray(s.biasOffset, s.biasOffset + N), { what: 'b after SGD' });
+        expectClose(outW.subarray(s.biasOffset, s.biasOffset + N), expectedW.subarray(s.biasOffset, s.biasOffset + N), {
+          what: 'b after SGD',
+        });
         expect(Number.isNaN(outW[wEnd]!), 'params_out outside W and b is untouched').toBe(true);
         expectClose(outV, expectedV, { what: 'momentum buffer' });
       });

@@ -49,8 +49,18 @@ async function trainFromGolden(overrides: Partial<TrainConfig>): Promise<{ weigh
 }
 
 const cases = [
-  { name: 'batch 64, lr 0.01, momentum 0.5, 40 steps', after: 'parity-after-40.safetensors', losses: 'parity-losses-40.json', config: { batchSize: 64, lr: 0.01, momentum: 0.5, maxSteps: 40 } },
-  { name: 'batch 100, lr 0.05, momentum 0.9, 25 steps', after: 'parity-b100-after-25.safetensors', losses: 'parity-b100-losses-25.json', config: { batchSize: 100, lr: 0.05, momentum: 0.9, maxSteps: 25 } },
+  {
+    name: 'batch 64, lr 0.01, momentum 0.5, 40 steps',
+    after: 'parity-after-40.safetensors',
+    losses: 'parity-losses-40.json',
+    config: { batchSize: 64, lr: 0.01, momentum: 0.5, maxSteps: 40 },
+  },
+  {
+    name: 'batch 100, lr 0.05, momentum 0.9, 25 steps',
+    after: 'parity-b100-after-25.safetensors',
+    losses: 'parity-b100-losses-25.json',
+    config: { batchSize: 100, lr: 0.05, momentum: 0.9, maxSteps: 25 },
+  },
 ];
 
 describe('parity with PyTorch', () => {

@@ -21,9 +21,22 @@ describe('ReLU kernels', () => {
       const dx = storageBuffer(gpu, 'dx', count);
       const xb = storageBuffer(gpu, 'x', x);
       await runKernel(gpu, await gpu.pipelines.get(relu, 'relu_forward', reluOverrides(count)), { x: xb, y }, reluGrid(count));
-      await runKernel(gpu, await gpu.pipelines.get(relu, 'relu_backward', reluOverrides(count)), { x: xb, dy: storageBuffer(gpu, 'dy', dy), dx }, reluGrid(count));
-      expectClose(await readF32(gpu, y), Array.from(x, (v) => Math.max(v, 0)), { atol: 0, rtol: 0, what: 'relu(x)' });
-      expectClose(await readF32(gpu, dx), Array.from(x, (v, i) => (v > 0 ? dy[i]! : 0)), { atol: 0, rtol: 0, what: 'relu backward' });
+      await runKernel(
+        gpu,
+        await gpu.pipelines.get(relu, 'relu_backward', reluOverrides(count)),
+        { x: xb, dy: storageBuffer(gpu, 'dy', dy), dx },
+        reluGrid(count),
+      );
+      expectClose(
+        await readF32(gpu, y),
+        Array.from(x, (v) => Math.max(v, 0)),
+        { atol: 0, rtol: 0, what: 'relu(x)' },
+      );
+      expectClose(
+        await readF32(gpu, dx),
+        Array.from(x, (v, i) => (v > 0 ? dy[i]! : 0)),
+        { atol: 0, rtol: 0, what: 'relu backward' },
+      );
     });
   }
 });

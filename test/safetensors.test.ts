@@ -25,7 +25,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...actual, default: { ...actual, open }, open };
 });
 
-
 function randomTensor(shape: number[], seed: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   let s = seed >>> 0;
@@ -114,7 +113,8 @@ describe('safetensors encode/decode', () => {
 
   it('reads unpadded headers, unaligned data, F64, and unordered offsets', () => {
     // Header of odd length puts the data at an unaligned offset.
-    let header = '{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":"v"}}';
+    let header =
+      '{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":"v"}}';
     while ((8 + header.length) % 4 !== 1) header += ' ';
     const decoded = decodeSafetensors(handBuilt(header, f32le(1.5, -2), false), 'odd');
     expect(decoded.tensors.get('a')!.data).toEqual(Float32Array.of(1.5));
@@ -140,7 +140,11 @@ describe('safetensors encode/decode', () => {
   it('rejects bad tensors on encode', async () => {
     await expectInputError(() => encodeSafetensors([['a', { shape: [2, 2], data: new Float32Array(3) }]]), 'a', '3 values', '[2,2]');
     await expectInputError(
-      () => encodeSafetensors([['a', { shape: [1], data: new Float32Array(1) }], ['a', { shape: [1], data: new Float32Array(1) }]]),
+      () =>
+        encodeSafetensors([
+          ['a', { shape: [1], data: new Float32Array(1) }],
+          ['a', { shape: [1], data: new Float32Array(1) }],
+        ]),
       'a given twice',
     );
   });
@@ -217,7 +221,13 @@ describe('safetensors corrupt files', () => {
   });
 
   it('never throws anything but InputError on random corruption', () => {
-    const good = encodeSafetensors([['w', randomTensor([4, 4], 5)], ['b', randomTensor([4], 6)]], { a: 'b' });
+    const good = encodeSafetensors(
+      [
+        ['w', randomTensor([4, 4], 5)],
+        ['b', randomTensor([4], 6)],
+      ],
+      { a: 'b' },
+    );
     let s = 12345;
     for (let trial = 0; trial < 2000; trial++) {
       const bytes = good.slice(0, trial % 3 === 0 ? (s >>> 0) % good.length : good.length);

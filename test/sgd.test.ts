@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { hyperData, sgd, sgdGrid, sgdOverrides } from '../src/kernels/sgd.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { bindGroup, dispatch } from '../src/runtime/pipelines.ts';

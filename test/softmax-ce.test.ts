@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headOverrides, reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid, STEP_STAT_BYTES } from '../src/kernels/softmax-ce.ts';
+import {
+  headOverrides,
+  reductionWorkgroup,
+  softmaxCe,
+  softmaxCeOverrides,
+  softmaxGrid,
+  STEP_STAT_BYTES,
+} from '../src/kernels/softmax-ce.ts';
 import { hyperData } from '../src/kernels/sgd.ts';
 import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
@@ -245,12 +252,22 @@ describe('train_head: the output layer, its loss and its backward pass in one di
         [gpu.device.limits.minUniformBufferOffsetAlignment],
       );
       const statWords = await gpu.read(stats);
-      expectClose([new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!], [ce.meanLoss], { atol: 1e-5, rtol: 1e-5, what: 'mean loss' });
+      expectClose([new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!], [ce.meanLoss], {
+        atol: 1e-5,
+        rtol: 1e-5,
+        what: 'mean loss',
+      });
       expect(new Uint32Array(statWords)[(slot * STEP_STAT_BYTES) / 4 + 1]).toBe(ce.correct);
       expectClose(await readF32(gpu, dhidden), dx, { atol: 1e-6, rtol: 1e-4, what: 'dhidden' });
       const outW = await readF32(gpu, paramsOut);
-      expectClose(outW.subarray(weightOffset, weightOffset + classes * hidden), expectedW.subarray(weightOffset, weightOffset + classes * hidden), { what: 'W after SGD' });
-      expectClose(outW.subarray(biasOffset, biasOffset + classes), expectedW.subarray(biasOffset, biasOffset + classes), { what: 'b after SGD' });
+      expectClose(
+        outW.subarray(weightOffset, weightOffset + classes * hidden),
+        expectedW.subarray(weightOffset, weightOffset + classes * hidden),
+        { what: 'W after SGD' },
+      );
+      expectClose(outW.subarray(biasOffset, biasOffset + classes), expectedW.subarray(biasOffset, biasOffset + classes), {
+        what: 'b after SGD',
+      });
       expect(Number.isNaN(outW[biasOffset - 1]!) && Number.isNaN(outW[total - 1]!), 'params_out outside W and b is untouched').toBe(true);
       expectClose(await readF32(gpu, velocityBuffer), expectedV, { what: 'momentum buffer' });
     });

@@ -93,7 +93,16 @@ describe('training on real MNIST (subsets)', () => {
     mnist = { train: takeSplit(full.train, 1000), test: takeSplit(full.test, 500) };
   });
 
-  const base = (): TrainConfig => ({ ...DEFAULT_CONFIG, epochs: 2, maxSteps: 24, stepsPerSubmit: 5, maxInFlight: 2, evalBatchSize: 200, lr: 0.05, momentum: 0.9 });
+  const base = (): TrainConfig => ({
+    ...DEFAULT_CONFIG,
+    epochs: 2,
+    maxSteps: 24,
+    stepsPerSubmit: 5,
+    maxInFlight: 2,
+    evalBatchSize: 200,
+    lr: 0.05,
+    momentum: 0.9,
+  });
 
   async function train(config: TrainConfig, steps?: (losses: number[]) => void) {
     const trainer = await Trainer.create(gpu, mnist, config);

@@ -73,11 +73,7 @@ export function splitPartialFloats(t: MatmulTuning): number {
   return t.variant === 'split' ? t.split * t.wgX * TILE_N * t.wgY * TILE_M : 0;
 }
 
-export function matmulOverrides(
-  shape: DenseShape,
-  tuning: MatmulTuning,
-  flags: { relu?: boolean; maskRelu?: boolean } = {},
-): Overrides {
+export function matmulOverrides(shape: DenseShape, tuning: MatmulTuning, flags: { relu?: boolean; maskRelu?: boolean } = {}): Overrides {
   return {
     M: shape.rows,
     N: shape.outFeatures,

@@ -166,10 +166,7 @@ async function loadSplit(
   labelsBase: string,
 ): Promise<MnistSplit> {
   // Settle both before reporting, so which error surfaces does not depend on timing.
-  const [imagesFile, labelsFile] = await Promise.allSettled([
-    readEither(read, imagesBase, where),
-    readEither(read, labelsBase, where),
-  ]);
+  const [imagesFile, labelsFile] = await Promise.allSettled([readEither(read, imagesBase, where), readEither(read, labelsBase, where)]);
   if (imagesFile.status === 'rejected') throw imagesFile.reason;
   if (labelsFile.status === 'rejected') throw labelsFile.reason;
   const images = parseIdxImages(imagesFile.value.bytes, imagesFile.value.file);
@@ -187,10 +184,7 @@ async function loadSplit(
  * preferring `<base>.gz` over `<base>`. `where` names the place looked in, for error messages.
  * Counts are not forced to 60000/10000, so subsets load too.
  */
-export async function loadMnist(
-  read: (fileName: string) => Promise<Uint8Array | null>,
-  where: string,
-): Promise<Mnist> {
+export async function loadMnist(read: (fileName: string) => Promise<Uint8Array | null>, where: string): Promise<Mnist> {
   const [train, test] = await Promise.allSettled([
     loadSplit(read, where, 'train', MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
     loadSplit(read, where, 'test', MNIST_FILES.testImages, MNIST_FILES.testLabels),

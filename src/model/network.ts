@@ -230,13 +230,22 @@ export abstract class Program {
   protected async addForward(label: string, tuning: MatmulTuning, acts: readonly GPUBuffer[], layers?: number): Promise<void> {
     const L = this.model.layout.dense.length;
     for (let l = 0; l < (layers ?? L); l++) {
-      await this.addDense(label, 'forward', l, { relu: l < L - 1 }, tuning, (p) => ({ x: acts[l]!, params: this.model.params[p], y: acts[l + 1]! }));
+      await this.addDense(label, 'forward', l, { relu: l < L - 1 }, tuning, (p) => ({
+        x: acts[l]!,
+        params: this.model.params[p],
+        y: acts[l + 1]!,
+      }));
     }
   }
 
-  protected add(kernel: Kernel, grid: Grid, label: string, resources: (parity: 0 | 1) => Record<string, unknown>, stepTable?: StepTable): void {
-    const group = (p: 0 | 1) =>
-      bindGroup(this.gpu.device, kernel, `${label}.p${p}`, resources(p) as Record<string, GPUBuffer>);
+  protected add(
+    kernel: Kernel,
+    grid: Grid,
+    label: string,
+    resources: (parity: 0 | 1) => Record<string, unknown>,
+    stepTable?: StepTable,
+  ): void {
+    const group = (p: 0 | 1) => bindGroup(this.gpu.device, kernel, `${label}.p${p}`, resources(p) as Record<string, GPUBuffer>);
     this.passes.push({ kernel, grid, groups: [group(0), group(1)], ...(stepTable ? { stepTable } : {}) });
   }
 
@@ -277,7 +286,12 @@ export const DEFAULT_WORKGROUP_STORAGE = 16_384;
  * one train_head dispatch: it needs the fused update, a hidden layer before the output (its dX is
  * what the head hands back), and room in workgroup memory for the batch's logits.
  */
-export function fusesHead(layers: readonly number[], rows: number, fusedUpdate: boolean, workgroupStorage = DEFAULT_WORKGROUP_STORAGE): boolean {
+export function fusesHead(
+  layers: readonly number[],
+  rows: number,
+  fusedUpdate: boolean,
+  workgroupStorage = DEFAULT_WORKGROUP_STORAGE,
+): boolean {
   return fusedUpdate && layers.length >= 3 && headWorkgroupBytes(rows, layers.at(-1)!) <= workgroupStorage;
 }
 
@@ -292,7 +306,11 @@ export class TrainProgram extends Program {
   protected readonly activations: Activations;
   readonly fusedUpdate: boolean;
 
-  private constructor(gpu: Gpu, model: GpuParameters, private readonly o: TrainProgramOptions) {
+  private constructor(
+    gpu: Gpu,
+    model: GpuParameters,
+    private readonly o: TrainProgramOptions,
+  ) {
     super(gpu, model, o.rows);
     this.activations = new Activations(gpu, `train${o.rows}`, model.layout, o.rows, true);
     this.fusedUpdate = o.fusedUpdate;
@@ -337,7 +355,15 @@ export class TrainProgram extends Program {
         head,
         reductionGrid,
         `${tag}.head`,
-        (p) => ({ labels, stats: o.stats, step: o.steps.binding(), hidden: acts[L - 1], params: params[p], dhidden: grads[L - 1], ...update(p) }),
+        (p) => ({
+          labels,
+          stats: o.stats,
+          step: o.steps.binding(),
+          hidden: acts[L - 1],
+          params: params[p],
+          dhidden: grads[L - 1],
+          ...update(p),
+        }),
         o.steps,
       );
     } else {
@@ -400,7 +426,11 @@ export interface EvalProgramOptions {
 export class EvalProgram extends Program {
   protected readonly activations: Activations;
 
-  private constructor(gpu: Gpu, model: GpuParameters, private readonly o: EvalProgramOptions) {
+  private constructor(
+    gpu: Gpu,
+    model: GpuParameters,
+    private readonly o: EvalProgramOptions,
+  ) {
     super(gpu, model, o.rows);
     this.activations = new Activations(gpu, `eval${o.rows}`, model.layout, o.rows, false);
   }
@@ -416,13 +446,24 @@ export class EvalProgram extends Program {
     const L = layout.dense.length;
     const features = layout.layers[0]!;
     const tag = `eval${o.rows}`;
-    const gather = await gpu.pipelines.get(data, 'gather', gatherOverrides(o.rows, features, false, o.normalization ?? MNIST_NORMALIZATION));
+    const gather = await gpu.pipelines.get(
+      data,
+      'gather',
+      gatherOverrides(o.rows, features, false, o.normalization ?? MNIST_NORMALIZATION),
+    );
     this.add(
       gather,
       gatherGrid(o.rows, features),
       `${tag}.gather`,
       // `order` is unused when not shuffled, but the explicit layout still wants a buffer there.
-      () => ({ images: o.dataset.images, labels: o.dataset.labels, order: o.dataset.labels, x: acts[0], y: labels, step: o.steps.binding() }),
+      () => ({
+        images: o.dataset.images,
+        labels: o.dataset.labels,
+        order: o.dataset.labels,
+        x: acts[0],
+        y: labels,
+        step: o.steps.binding(),
+      }),
       o.steps,
     );
     await this.addForward(tag, o.tuning.matmul, acts);
@@ -469,4 +510,3 @@ export class InferProgram extends Program {
     this.gpu.buffers.destroy(this.probs);
   }
 }
-

@@ -38,6 +38,8 @@ function isShape(value: unknown): value is number[] {
 
 /** A name from a file, quoted only if it would break the one-line message. */
 function show(name: string): string {
+  // Control characters are exactly what this looks for.
+  // eslint-disable-next-line no-control-regex
   return /[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? JSON.stringify(name) : name;
 }
 
@@ -51,10 +53,7 @@ function oneLine(text: string, max = 120): string {
  * Serializes F32 tensors (in the given order) and optional string metadata to safetensors bytes,
  * byte-compatible with what the Rust/Python writers produce for the same header order.
  */
-export function encodeSafetensors(
-  tensors: Map<string, Tensor> | [string, Tensor][],
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function encodeSafetensors(tensors: Map<string, Tensor> | [string, Tensor][], metadata?: Record<string, string>): Uint8Array {
   const entries = [...tensors];
   const seen = new Set<string>();
   const headerParts: string[] = [];
@@ -108,10 +107,7 @@ export function encodeSafetensors(
  * Reads a safetensors file; every tensor comes back as a fresh Float32Array, in the order of
  * their data in the file. `name` (the file) starts every error message.
  */
-export function decodeSafetensors(
-  bytes: Uint8Array,
-  name: string,
-): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   if (bytes.length < 8) {
     throw new InputError(`${name}: ${bytes.length} bytes is too short for a safetensors file (needs an 8-byte header length)`);
   }
@@ -157,11 +153,7 @@ export function decodeSafetensors(
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
     if (typeof dtype !== 'string') throw new InputError(`${where} has no dtype`);
     if (!isShape(shape)) throw new InputError(`${where} has no valid shape (a list of non-negative integers)`);
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-    ) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw new InputError(`${where} has no valid data_offsets (two non-negative integers)`);
     }
     const itemBytes = ITEM_BYTES.get(dtype);
@@ -204,11 +196,7 @@ function readValues(data: Uint8Array, begin: number, count: number, dtype: strin
  * Checks a decoded state dict has exactly the expected tensors with the expected shapes;
  * throws InputError naming `name` and the first problem (missing, wrong shape, or unexpected tensor).
  */
-export function checkStateDict(
-  tensors: Map<string, Tensor>,
-  expected: { name: string; shape: number[] }[],
-  name: string,
-): void {
+export function checkStateDict(tensors: Map<string, Tensor>, expected: { name: string; shape: number[] }[], name: string): void {
   const expectedList = expected.map((e) => `${show(e.name)} ${formatShape(e.shape)}`).join(', ');
   for (const want of expected) {
     const have = tensors.get(want.name);

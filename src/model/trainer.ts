@@ -59,9 +59,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
 
 /** Sensible defaults for an adapter: software adapters get short submits so progress stays live. */
 export function configFor(gpu: Gpu, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  const base = gpu.adapter.isFallback
-    ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2 }
-    : DEFAULT_CONFIG;
+  const base = gpu.adapter.isFallback ? { ...DEFAULT_CONFIG, stepsPerSubmit: 8, maxInFlight: 2 } : DEFAULT_CONFIG;
   return validateConfig({ ...base, tuning: tuningFor(gpu.adapter), ...overrides });
 }
 
@@ -72,9 +70,12 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   positiveInt('batch size', c.batchSize);
   if (!Number.isSafeInteger(c.epochs) || c.epochs < 0) throw new InputError(`epochs must be a non-negative integer, got ${c.epochs}`);
   if (!(Number.isFinite(c.lr) && c.lr > 0)) throw new InputError(`learning rate must be a finite positive number, got ${c.lr}`);
-  if (!(Number.isFinite(c.momentum) && c.momentum >= 0 && c.momentum < 1)) throw new InputError(`momentum must be in [0, 1), got ${c.momentum}`);
-  if (!(Number.isFinite(c.weightDecay) && c.weightDecay >= 0)) throw new InputError(`weight decay must be a finite non-negative number, got ${c.weightDecay}`);
-  if (!Number.isSafeInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) throw new InputError(`seed must be an integer in [0, 2^32), got ${c.seed}`);
+  if (!(Number.isFinite(c.momentum) && c.momentum >= 0 && c.momentum < 1))
+    throw new InputError(`momentum must be in [0, 1), got ${c.momentum}`);
+  if (!(Number.isFinite(c.weightDecay) && c.weightDecay >= 0))
+    throw new InputError(`weight decay must be a finite non-negative number, got ${c.weightDecay}`);
+  if (!Number.isSafeInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff)
+    throw new InputError(`seed must be an integer in [0, 2^32), got ${c.seed}`);
   if (c.maxSteps !== undefined) positiveInt('max steps', c.maxSteps);
   positiveInt('steps per submit', c.stepsPerSubmit);
   positiveInt('max in flight', c.maxInFlight);
@@ -588,12 +589,25 @@ export class Trainer {
     if (this.disposed) return;
     this.disposed = true;
     const programs = [...this.programs.values(), ...this.evalPrograms.values(), ...(this.inferProgram ? [this.inferProgram] : [])];
-    for (const p of programs) p.then((program) => program.destroy(), () => {});
+    for (const p of programs)
+      p.then(
+        (program) => program.destroy(),
+        () => {},
+      );
     this.model.destroy();
     destroyDataset(this.gpu, this.train);
     destroyDataset(this.gpu, this.test);
     const b = this.gpu.buffers;
-    for (const buffer of [this.order, this.stepTable.buffer, this.stats, this.evalTable.buffer, this.evalStats, this.predicted, ...this.snapshots, ...this.stagingPool]) {
+    for (const buffer of [
+      this.order,
+      this.stepTable.buffer,
+      this.stats,
+      this.evalTable.buffer,
+      this.evalStats,
+      this.predicted,
+      ...this.snapshots,
+      ...this.stagingPool,
+    ]) {
       b.destroy(buffer);
     }
     this.stagingPool.length = 0;

@@ -121,16 +121,19 @@ export class Gpu {
   async scoped<T>(label: string, create: () => T): Promise<T> {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
-    let value: T;
+    // The scopes are popped whatever `create` does; a GPU error names the culprit better than what `create` threw.
+    let outcome: { value: T } | { error: unknown };
     try {
-      value = create();
-    } finally {
-      const validation = await this.device.popErrorScope();
-      const oom = await this.device.popErrorScope();
-      if (oom) throw new GpuError(`out of GPU memory while creating ${label}: ${firstLine(oom.message)}`, 'out-of-memory');
-      if (validation) throw new GpuError(`invalid ${label}: ${firstLine(validation.message)}`, 'validation');
+      outcome = { value: create() };
+    } catch (error) {
+      outcome = { error };
     }
-    return value;
+    const validation = await this.device.popErrorScope();
+    const oom = await this.device.popErrorScope();
+    if (oom) throw new GpuError(`out of GPU memory while creating ${label}: ${firstLine(oom.message)}`, 'out-of-memory');
+    if (validation) throw new GpuError(`invalid ${label}: ${firstLine(validation.message)}`, 'validation');
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   /** queue.writeBuffer for any typed array: ordered after every command buffer already submitted. */
@@ -180,5 +183,10 @@ export class Gpu {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n').find((line) => line.trim() !== '')?.trim() ?? message;
+  return (
+    message
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? message
+  );
 }
