@@ -12,9 +12,9 @@ import type { Browser, ConsoleMessage, Page } from 'puppeteer';
 import type { FlagSpec } from '../cli/args.ts';
 import puppeteer from 'puppeteer';
 import { chromiumArgs, findChromium, serveStatic } from '../scripts/chromium.ts';
-import { resolveDataDir } from '../src/model/mnist-node.ts';
+import { resolveDataDir } from '../src/model/data/mnist-node.ts';
 import { InputError } from '../src/runtime/errors.ts';
-import { describeAdapter } from '../src/runtime/gpu.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
 import {
   commandLine,
   hostEnvironment,

@@ -7,8 +7,8 @@
  *   node scripts/build-node.mjs && node dist/node/bench-kernels.mjs [--large 4096] [--only forward]
  */
 import type { FlagSpec } from '../cli/args.ts';
-import { describeAdapter } from '../src/runtime/gpu.ts';
-import { acquireNodeGpu } from '../src/runtime/node.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
+import { acquireNodeGpu } from '../src/runtime/node-device.ts';
 import {
   commandLine,
   hostEnvironment,

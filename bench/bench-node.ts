@@ -3,9 +3,9 @@
  * scripts/build-node.mjs into dist/node/bench-node.mjs, which needs only the `webgpu` package
  * beside it, so the same file runs on the GPU machine (see bench/RESULTS.md for the command).
  */
-import { loadMnistDir, resolveDataDir } from '../src/model/mnist-node.ts';
-import { describeAdapter } from '../src/runtime/gpu.ts';
-import { acquireNodeGpu } from '../src/runtime/node.ts';
+import { loadMnistDir, resolveDataDir } from '../src/model/data/mnist-node.ts';
+import { describeAdapter } from '../src/runtime/device.ts';
+import { acquireNodeGpu } from '../src/runtime/node-device.ts';
 import {
   commandLine,
   hostEnvironment,

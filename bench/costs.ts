@@ -7,7 +7,7 @@
  * `stepKernels` lists a training step's dispatches in the order network.ts's TrainProgram encodes
  * them; bench-node / the page check its length against `trainer.dispatchesPerStep()`.
  */
-import { paramLayout } from '../src/model/mlp.ts';
+import { paramLayout } from '../src/model/layout.ts';
 import { fusesHead } from '../src/model/network.ts';
 
 const F32 = 4;

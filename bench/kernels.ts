@@ -21,12 +21,12 @@ import {
   STEP_STAT_BYTES,
 } from '../src/kernels/softmax-ce.ts';
 import type { Grid } from '../src/kernels/spec.ts';
-import { initParams, paramLayout, SEED_LAYERS, type ParamLayout } from '../src/model/mlp.ts';
+import { initParams, paramLayout, SEED_LAYERS, type ParamLayout } from '../src/model/layout.ts';
 import { destroyDataset, GpuParameters, StepTable, TrainProgram, uploadDataset, type Tuning } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
 import { configFor } from '../src/model/trainer.ts';
 import { InputError } from '../src/runtime/errors.ts';
-import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
 import {
   backwardFusedCost,

@@ -3,10 +3,10 @@
  * (Dawn in Node): the seed program's MLP trained on MNIST with the engine's Trainer, timed, and
  * summed up in one result document. Nothing here touches `node:*` or the DOM, so both use it as is.
  */
-import type { Mnist, MnistSplit } from '../src/model/idx.ts';
+import type { Mnist, MnistSplit } from '../src/model/data/idx.ts';
 import { configFor, Trainer, type ChunkReport, type EpochReport, type TrainConfig } from '../src/model/trainer.ts';
 import { InputError } from '../src/runtime/errors.ts';
-import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { stepCost } from './costs.ts';
 import { tuningForVariant, variantOf } from './tunings.ts';
 

@@ -3,7 +3,7 @@
  * download progress) or from the four files a person drops or picks (no network at all).
  * Parsing is the engine's (src/model/idx.ts), which checks every header and length.
  */
-import { loadMnist, MNIST_CHECKSUMS, MNIST_FILES, type Mnist, type MnistSplit } from '../src/model/idx.ts';
+import { loadMnist, MNIST_CHECKSUMS, MNIST_FILES, type Mnist, type MnistSplit } from '../src/model/data/idx.ts';
 import { InputError } from '../src/runtime/errors.ts';
 
 export type Progress = (fraction: number | undefined, text: string) => void;

@@ -1,7 +1,7 @@
 /**
  * The page's WebGPU device, and what to tell a person when there is none.
  */
-import { Gpu } from '../src/runtime/gpu.ts';
+import { Gpu } from '../src/runtime/device.ts';
 
 /**
  * `navigator.gpu`, except that when no adapter is offered it asks once more for a fallback

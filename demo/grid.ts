@@ -2,7 +2,7 @@
  * A grid of test digits with the model's predictions; mistakes are highlighted. The images are
  * painted once per selection, and only captions and classes change when predictions come in.
  */
-import type { MnistSplit } from '../src/model/idx.ts';
+import type { MnistSplit } from '../src/model/data/idx.ts';
 import { MNIST_SIDE } from './draw.ts';
 
 const GRID_SIZE = 48;

@@ -10,12 +10,12 @@
  * `?debug` exposes `window.__demo` (device loss, buffer count) for test/demo.test.ts.
  */
 import './style.css';
-import type { Mnist } from '../src/model/idx.ts';
-import { layersOfStateDict, SEED_LAYERS } from '../src/model/mlp.ts';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
+import type { Mnist } from '../src/model/data/idx.ts';
+import { layersOfStateDict, SEED_LAYERS } from '../src/model/layout.ts';
+import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
 import { configFor, Trainer, type TrainConfig, type TrainerState, type TrainHooks } from '../src/model/trainer.ts';
 import { describeError, DeviceLostError, DivergenceError, InputError } from '../src/runtime/errors.ts';
-import { describeAdapter, type Gpu } from '../src/runtime/gpu.ts';
+import { describeAdapter, type Gpu } from '../src/runtime/device.ts';
 import { LossChart } from './chart.ts';
 import { DataNotOnServer, DroppedFiles, fetchMnist, takeSubset } from './data.ts';
 import { acquireGpu, webGpuHelp } from './device.ts';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint } from '../src/model/checkpoint.ts';
-import { decodeSafetensors } from '../src/model/safetensors.ts';
+import { decodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import { decodeSafetensors } from '../src/model/io/safetensors.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const run = promisify(execFile);

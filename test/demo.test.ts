@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, findChromium, serveStatic } from '../scripts/chromium.ts';
-import { SEED_LAYERS } from '../src/model/mlp.ts';
-import { decodeSafetensors, encodeSafetensors } from '../src/model/safetensors.ts';
+import { SEED_LAYERS } from '../src/model/layout.ts';
+import { decodeSafetensors, encodeSafetensors } from '../src/model/io/safetensors.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { data, gatherGrid, gatherOverrides, MNIST_NORMALIZATION, STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, readF32, readU32, runKernel, storageBuffer, testGpu } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
-import { acquireNodeGpu } from '../src/runtime/node.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import { acquireNodeGpu } from '../src/runtime/node-device.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { type Rng } from '../src/model/rng.ts';
@@ -101,9 +101,9 @@ export function expectClose(
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadMnistDir } from '../src/model/mnist-node.ts';
-import type { Mnist, MnistSplit } from '../src/model/idx.ts';
-import { decodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
+import { loadMnistDir } from '../src/model/data/mnist-node.ts';
+import type { Mnist, MnistSplit } from '../src/model/data/idx.ts';
+import { decodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const MNIST_DIR = process.env.MNIST_DIR ? resolve(process.env.MNIST_DIR) : resolve(ROOT, '../shared/mnist');

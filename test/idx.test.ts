@@ -4,8 +4,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gunzipIfNeeded, loadMnist, MNIST_CHECKSUMS, MNIST_FILES, parseIdxImages, parseIdxLabels, type Mnist } from '../src/model/idx.ts';
-import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/mnist-node.ts';
+import {
+  gunzipIfNeeded,
+  loadMnist,
+  MNIST_CHECKSUMS,
+  MNIST_FILES,
+  parseIdxImages,
+  parseIdxLabels,
+  type Mnist,
+} from '../src/model/data/idx.ts';
+import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/data/mnist-node.ts';
 import { expectInputError } from './helpers.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -15,7 +15,7 @@ import {
   type MatmulTuning,
 } from '../src/kernels/matmul.ts';
 import { hyperData } from '../src/kernels/sgd.ts';
-import type { AdapterSummary, Gpu } from '../src/runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, expectedSgd, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gpu } from '../src/runtime/gpu.ts';
-import { layersOfStateDict } from '../src/model/mlp.ts';
-import type { Tensor } from '../src/model/safetensors.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { layersOfStateDict } from '../src/model/layout.ts';
+import type { Tensor } from '../src/model/io/safetensors.ts';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/network.ts';
 import { golden, goldenJson, realMnist, testGpu } from './helpers.ts';

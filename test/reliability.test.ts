@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceLostError, GpuError } from '../src/runtime/errors.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
-import type { Mnist } from '../src/model/idx.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import type { Mnist } from '../src/model/data/idx.ts';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
 import { realMnist, takeSplit, testGpu } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { relu, reluGrid, reluOverrides } from '../src/kernels/relu.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, randomArray, readF32, runKernel, storageBuffer, testGpu } from './helpers.ts';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
-import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/safetensors.ts';
-import { writeFileAtomic } from '../src/model/atomic-file.ts';
+import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
+import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
 import { expectInputError } from './helpers.ts';
 
 // Lets a test make FileHandle.writeFile fail midway (after writing some bytes), like a full disk.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { hyperData, sgd, sgdGrid, sgdOverrides } from '../src/kernels/sgd.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch } from '../src/runtime/pipelines.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, randomArray, readF32, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';

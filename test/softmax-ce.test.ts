@@ -9,7 +9,7 @@ import {
 } from '../src/kernels/softmax-ce.ts';
 import { hyperData } from '../src/kernels/sgd.ts';
 import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, expectedSgd, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
 

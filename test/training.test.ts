@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DivergenceError } from '../src/runtime/errors.ts';
-import type { Gpu } from '../src/runtime/gpu.ts';
-import { checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/checkpoint.ts';
-import type { Mnist } from '../src/model/idx.ts';
-import { paramLayout, type ParamLayout } from '../src/model/mlp.ts';
+import type { Gpu } from '../src/runtime/device.ts';
+import { checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import type { Mnist } from '../src/model/data/idx.ts';
+import { paramLayout, type ParamLayout } from '../src/model/layout.ts';
 import { Rng } from '../src/model/rng.ts';
 import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
 import { expectClose, realMnist, takeSplit, testGpu } from './helpers.ts';

@@ -4,8 +4,8 @@
  * `window.runKernelBench(options)` (`npm run bench -- --kernels`), the kernel microbenchmarks.
  * Progress goes to the console (puppeteer relays it) and to the page.
  */
-import { loadMnist } from '../../src/model/idx.ts';
-import { Gpu } from '../../src/runtime/gpu.ts';
+import { loadMnist } from '../../src/model/data/idx.ts';
+import { Gpu } from '../../src/runtime/device.ts';
 import { kernelOptions, runKernelBench, type KernelBenchResult, type KernelFlags } from '../kernels.ts';
 import { formatKernelTable, formatTable } from '../report.ts';
 import { runWorkload, type BenchResult, type WorkloadOptions } from '../workload.ts';

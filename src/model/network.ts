@@ -11,10 +11,10 @@ import {
   softmaxGrid,
 } from '../kernels/softmax-ce.ts';
 import type { Grid } from '../kernels/spec.ts';
-import type { AdapterSummary, Gpu } from '../runtime/gpu.ts';
+import type { AdapterSummary, Gpu } from '../runtime/device.ts';
 import { bindGroup, dispatch, type Kernel } from '../runtime/pipelines.ts';
-import type { MnistSplit } from './idx.ts';
-import type { ParamLayout } from './mlp.ts';
+import type { MnistSplit } from './data/idx.ts';
+import type { ParamLayout } from './layout.ts';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 

@@ -1,9 +1,9 @@
 import { MNIST_NORMALIZATION } from '../kernels/data.ts';
 import { STEP_STAT_BYTES } from '../kernels/softmax-ce.ts';
 import { DivergenceError, InputError } from '../runtime/errors.ts';
-import type { Gpu } from '../runtime/gpu.ts';
-import type { Mnist } from './idx.ts';
-import { flatFromStateDict, initParams, paramLayout, SEED_LAYERS, stateDictFromFlat, type ParamLayout } from './mlp.ts';
+import type { Gpu } from '../runtime/device.ts';
+import type { Mnist } from './data/idx.ts';
+import { flatFromStateDict, initParams, paramLayout, SEED_LAYERS, stateDictFromFlat, type ParamLayout } from './layout.ts';
 import {
   DEFAULT_TUNING,
   destroyDataset,
@@ -18,7 +18,7 @@ import {
   type Tuning,
 } from './network.ts';
 import { Rng } from './rng.ts';
-import type { Tensor } from './safetensors.ts';
+import type { Tensor } from './io/safetensors.ts';
 
 export interface TrainConfig {
   readonly layers: readonly number[];

@@ -2,7 +2,7 @@
  * MNIST in its original IDX form (optionally gzip-compressed), for browser and Node alike.
  * File access is left to the caller (`loadMnist` takes a reader), so nothing here touches `node:*`.
  */
-import { InputError } from '../runtime/errors.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 const IDX_IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions
 const IDX_LABELS_MAGIC = 0x00000801; // unsigned byte, 1 dimension

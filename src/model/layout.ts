@@ -1,6 +1,6 @@
 import { InputError } from '../runtime/errors.ts';
 import type { Rng } from './rng.ts';
-import { checkStateDict, type Tensor } from './safetensors.ts';
+import { checkStateDict, type Tensor } from './io/safetensors.ts';
 
 /** The PyTorch tutorial's MLP: 784-512-256-128-64-10, ReLU after every hidden layer. */
 export const SEED_LAYERS: readonly number[] = [784, 512, 256, 128, 64, 10];

@@ -1,7 +1,7 @@
 /** Crash-safe file replacement (Node only). */
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../runtime/errors.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 let sequence = 0;
 

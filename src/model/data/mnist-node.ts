@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../runtime/errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { InputError } from '../../runtime/errors.ts';
+import { writeFileAtomic } from '../io/atomic-file.ts';
 import { loadMnist, MNIST_CHECKSUMS, type Mnist } from './idx.ts';
 
 export const DEFAULT_MNIST_URL = 'https://ossci-datasets.s3.amazonaws.com/mnist/';

@@ -6,7 +6,7 @@
  * Written tensors are always F32. Read tensors may be F32, or F64 which is narrowed to F32
  * (numpy's default dtype); F16, BF16 and integer dtypes are rejected with a message naming them.
  */
-import { InputError } from '../runtime/errors.ts';
+import { InputError } from '../../runtime/errors.ts';
 
 export interface Tensor {
   shape: number[];

@@ -1,7 +1,7 @@
-import { InputError } from '../runtime/errors.ts';
-import { paramLayout, stateDictFromFlat, flatFromStateDict } from './mlp.ts';
+import { InputError } from '../../runtime/errors.ts';
+import { paramLayout, stateDictFromFlat, flatFromStateDict } from '../layout.ts';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
-import type { TrainConfig, TrainerState } from './trainer.ts';
+import type { TrainConfig, TrainerState } from '../trainer.ts';
 
 /** The settings a resumed run must share with the run that wrote the checkpoint. */
 export type CheckpointConfig = Pick<TrainConfig, 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'seed' | 'shuffle'> & {

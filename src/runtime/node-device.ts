@@ -1,5 +1,5 @@
 import { create, globals } from 'webgpu';
-import { Gpu, type AcquireOptions } from './gpu.ts';
+import { Gpu, type AcquireOptions } from './device.ts';
 
 let installed: GPU | undefined;
 
