@@ -9,12 +9,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Browser, ConsoleMessage, Page } from 'puppeteer';
-import type { FlagSpec } from '../cli/args.ts';
+import type { FlagSpec } from '../apps/shared/args.ts';
 import puppeteer from 'puppeteer';
-import { chromiumArgs, findChromium, serveStatic } from '../scripts/chromium.ts';
-import { resolveDataDir } from '../src/model/data/mnist-node.ts';
-import { InputError } from '../src/runtime/errors.ts';
-import { describeAdapter } from '../src/runtime/device.ts';
+import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
+import { describeAdapter, InputError, resolveDataDir } from '../src/node.ts';
 import {
   commandLine,
   hostEnvironment,

@@ -6,9 +6,8 @@
  *
  *   node scripts/build-node.mjs && node dist/node/bench-kernels.mjs [--large 4096] [--only forward]
  */
-import type { FlagSpec } from '../cli/args.ts';
-import { describeAdapter } from '../src/runtime/device.ts';
-import { acquireNodeGpu } from '../src/runtime/node-device.ts';
+import type { FlagSpec } from '../apps/shared/args.ts';
+import { createNodeDevice, describeAdapter } from '../src/node.ts';
 import {
   commandLine,
   hostEnvironment,
@@ -37,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const given = kernelFlags(flags);
-  const gpu = await acquireNodeGpu({ label: 'bench.kernels', timestamps: given.timestamps !== false });
+  const gpu = await createNodeDevice({ label: 'bench.kernels', timestamps: given.timestamps !== false });
   try {
     info(`adapter: ${describeAdapter(gpu.adapter)}; timestamp queries: ${gpu.hasTimestamps ? 'yes' : 'no'}`);
     const result = await runKernelBench(gpu, kernelOptions(given, gpu.adapter), {

@@ -3,9 +3,7 @@
  * scripts/build-node.mjs into dist/node/bench-node.mjs, which needs only the `webgpu` package
  * beside it, so the same file runs on the GPU machine (see bench/RESULTS.md for the command).
  */
-import { loadMnistDir, resolveDataDir } from '../src/model/data/mnist-node.ts';
-import { describeAdapter } from '../src/runtime/device.ts';
-import { acquireNodeGpu } from '../src/runtime/node-device.ts';
+import { createNodeDevice, describeAdapter, loadMnist, resolveDataDir } from '../src/node.ts';
 import {
   commandLine,
   hostEnvironment,
@@ -32,9 +30,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const options = workloadOptions(flags);
   const loadStart = performance.now();
-  const data = await loadMnistDir(resolveDataDir(flags.data as string | undefined));
+  const data = await loadMnist(resolveDataDir(flags.data as string | undefined));
   const loadSeconds = (performance.now() - loadStart) / 1000;
-  const gpu = await acquireNodeGpu({ label: 'bench' });
+  const gpu = await createNodeDevice({ label: 'bench' });
   try {
     info(`adapter: ${describeAdapter(gpu.adapter)}`);
     const result = await runWorkload(gpu, data, options, {

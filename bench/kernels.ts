@@ -22,9 +22,8 @@ import {
 } from '../src/kernels/softmax-ce.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { initParams, paramLayout, SEED_LAYERS, type ParamLayout } from '../src/model/layout.ts';
-import { destroyDataset, GpuParameters, StepTable, TrainProgram, uploadDataset, type Tuning } from '../src/model/network.ts';
+import { destroyDataset, GpuParameters, StepTable, TrainProgram, tuningFor, uploadDataset, type Tuning } from '../src/model/network.ts';
 import { Rng } from '../src/model/rng.ts';
-import { configFor } from '../src/model/trainer.ts';
 import { InputError } from '../src/runtime/errors.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
@@ -308,7 +307,7 @@ export interface Variant {
 
 /** The trainer's tuning for this adapter first, then the engine's others (only `choice` unless it is `all`). */
 export function variantsFor(gpu: Gpu, choice = 'all'): Variant[] {
-  const trainer = configFor(gpu).tuning;
+  const trainer = tuningFor(gpu.adapter);
   const all = [trainer, ...engineTunings().filter((t) => variantOf(t) !== variantOf(trainer))];
   return all
     .filter((t) => choice === 'all' || variantOf(t) === choice)
@@ -692,7 +691,7 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
     throw new InputError(`this engine has no '${o.variant}' matmul variant (it has ${engineTunings().map(variantOf).join(', ')})`);
   const results: CaseResult[] = [];
   let seed = 1;
-  for (const spec of cases(o, variants, configFor(gpu).tuning.reductionWorkgroup)) {
+  for (const spec of cases(o, variants, tuningFor(gpu.adapter).reductionWorkgroup)) {
     seed++;
     if (o.only && !spec.name.includes(o.only)) continue;
     const ctx = new CaseContext(gpu, seed);

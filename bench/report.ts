@@ -1,5 +1,5 @@
 /** The human-readable table of a training benchmark result (the JSON document follows it). */
-import { describeAdapter } from '../src/runtime/device.ts';
+import { describeAdapter } from '../src/index.ts';
 import type { KernelBenchResult } from './kernels.ts';
 import type { BenchResult } from './workload.ts';
 

@@ -3,10 +3,21 @@
  * (Dawn in Node): the seed program's MLP trained on MNIST with the engine's Trainer, timed, and
  * summed up in one result document. Nothing here touches `node:*` or the DOM, so both use it as is.
  */
-import type { Mnist, MnistSplit } from '../src/model/data/idx.ts';
-import { configFor, Trainer, type ChunkReport, type EpochReport, type TrainConfig } from '../src/model/trainer.ts';
-import { InputError } from '../src/runtime/errors.ts';
-import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
+import {
+  datasetSlice,
+  InputError,
+  mlp,
+  SEED_LAYERS,
+  sgd,
+  Trainer,
+  type AdapterSummary,
+  type ChunkReport,
+  type Dataset,
+  type Device,
+  type EpochReport,
+  type MnistLike,
+  type TrainerOptions,
+} from '../src/index.ts';
 import { stepCost } from './costs.ts';
 import { tuningForVariant, variantOf } from './tunings.ts';
 
@@ -119,32 +130,36 @@ export interface RunContext {
   readonly cpuClock?: () => number;
 }
 
-export function subsetSplit(split: MnistSplit, count: number | undefined, what: string): MnistSplit {
+export function subsetSplit(split: Dataset, count: number | undefined, what: string): Dataset {
   if (count === undefined) return split;
   if (!Number.isSafeInteger(count) || count < 1) throw new InputError(`the ${what} subset must be a positive integer, got ${count}`);
   if (count >= split.count) return split;
-  const features = split.images.length / split.count;
-  return { images: split.images.subarray(0, count * features), labels: split.labels.subarray(0, count), count };
+  return datasetSlice(split, 0, count);
 }
 
-export function subsetMnist(data: Mnist, o: WorkloadOptions): Mnist {
+export function subsetMnist(data: MnistLike, o: WorkloadOptions): MnistLike {
   return { train: subsetSplit(data.train, o.trainSubset, 'training'), test: subsetSplit(data.test, o.testSubset, 'test') };
 }
 
-function overrides(o: WorkloadOptions): Partial<TrainConfig> {
-  const out: { -readonly [K in keyof TrainConfig]?: TrainConfig[K] } = { epochs: o.epochs };
-  if (o.maxSteps !== undefined) out.maxSteps = o.maxSteps;
-  if (o.batchSize !== undefined) out.batchSize = o.batchSize;
-  if (o.stepsPerSubmit !== undefined) out.stepsPerSubmit = o.stepsPerSubmit;
-  if (o.maxInFlight !== undefined) out.maxInFlight = o.maxInFlight;
-  if (o.seed !== undefined) out.seed = o.seed;
-  if (o.unfusedUpdate) out.fusedUpdate = false;
+/** The seed program's run (SGD lr 0.01 momentum 0.5, batch 64, seed 1) with the workload's changes. */
+function trainerOptions(data: MnistLike, o: WorkloadOptions): TrainerOptions {
+  let tuning;
   if (o.variant) {
-    const tuning = tuningForVariant(o.variant);
+    tuning = tuningForVariant(o.variant);
     if (!tuning) throw new InputError(`this engine has no '${o.variant}' matmul variant`);
-    out.tuning = tuning;
   }
-  return out;
+  return {
+    model: mlp(SEED_LAYERS),
+    optimizer: sgd({ lr: 0.01, momentum: 0.5 }),
+    train: data.train,
+    test: data.test,
+    batchSize: o.batchSize ?? 64,
+    seed: o.seed ?? 1,
+    ...(o.stepsPerSubmit !== undefined ? { stepsPerSubmit: o.stepsPerSubmit } : {}),
+    ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+    ...(o.unfusedUpdate ? { fusedUpdate: false } : {}),
+    ...(tuning ? { tuning } : {}),
+  };
 }
 
 export function median(values: readonly number[]): number | null {
@@ -164,13 +179,13 @@ interface ChunkTime {
 }
 
 /** Trains the seed MLP as `options` say and measures it. The caller owns `gpu`. */
-export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptions, context: RunContext): Promise<BenchResult> {
+export async function runWorkload(gpu: Device, mnist: MnistLike, options: WorkloadOptions, context: RunContext): Promise<BenchResult> {
   const log = context.log ?? (() => {});
   const data = subsetMnist(mnist, options);
-  const config = configFor(gpu, overrides(options));
   const compiledBefore = gpu.pipelines.compiled;
   const createStart = performance.now();
-  const trainer = await Trainer.create(gpu, data, config);
+  const trainer = await Trainer.create(gpu, trainerOptions(data, options));
+  const config = trainer.config;
   try {
     const compileSeconds = (performance.now() - createStart) / 1000;
     const pipelinesCompiled = gpu.pipelines.compiled - compiledBefore;
@@ -181,7 +196,7 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
         `warning: bench/costs.ts lists ${cost.dispatches} dispatches a step, the trainer encodes ${dispatchesPerStep}: FLOP figures may be off`,
       );
     }
-    const totalSteps = Math.min(config.epochs * trainer.stepsPerEpoch, config.maxSteps ?? Infinity);
+    const totalSteps = Math.min(options.epochs * trainer.stepsPerEpoch, options.maxSteps ?? Infinity);
     log(
       `model ${config.layers.join('-')}, ${data.train.count}/${data.test.count} samples, batch ${config.batchSize}, ` +
         `${trainer.stepsPerEpoch} steps/epoch, ${totalSteps} steps, ${dispatchesPerStep} dispatches/step, ` +
@@ -227,20 +242,25 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
         gflopsPerSecond: (cost.flops * (samples / config.batchSize)) / Math.max(e.seconds, 1e-9) / 1e9,
         trainLoss: finite(e.trainLoss),
         trainAccuracy: finite(e.trainAccuracy),
-        testLoss: finite(e.test.loss),
-        testAccuracy: finite(e.test.accuracy),
-        evalSeconds: e.test.seconds,
+        testLoss: e.test ? finite(e.test.loss) : null,
+        testAccuracy: e.test ? finite(e.test.accuracy) : null,
+        evalSeconds: e.test?.seconds ?? 0,
         cpuSeconds: cpuClock ? cpuAtLastChunk - cpuAtEpochStart : null,
       };
       epochs.push(result);
       cpuAtEpochStart = cpuNow;
       log(
         `epoch ${result.epoch}${e.partial ? ' (partial)' : ''}: ${e.seconds.toFixed(2)} s, ${Math.round(e.samplesPerSecond)} samples/s, ` +
-          `test accuracy ${(100 * e.test.accuracy).toFixed(2)}%`,
+          `test accuracy ${(100 * (e.test?.accuracy ?? NaN)).toFixed(2)}%`,
       );
     };
     cpuAtEpochStart = cpuClock?.() ?? 0;
-    await trainer.run({ onChunk, onEpoch });
+    await trainer.fit({
+      epochs: options.epochs,
+      ...(options.maxSteps !== undefined ? { maxSteps: options.maxSteps } : {}),
+      onChunk,
+      onEpoch,
+    });
 
     const steady = median(chunks.filter((c) => !c.firstOfEpoch).map((c) => c.seconds / c.steps));
     const first = chunks[0] ?? { steps: 0, seconds: 0 };
@@ -267,13 +287,13 @@ export async function runWorkload(gpu: Gpu, mnist: Mnist, options: WorkloadOptio
       workload: {
         layers: config.layers,
         batchSize: config.batchSize,
-        epochs: config.epochs,
-        maxSteps: config.maxSteps ?? null,
+        epochs: options.epochs,
+        maxSteps: options.maxSteps ?? null,
         trainSamples: data.train.count,
         testSamples: data.test.count,
         stepsPerEpoch: trainer.stepsPerEpoch,
-        lr: config.lr,
-        momentum: config.momentum,
+        lr: config.optimizer.lr,
+        momentum: config.optimizer.momentum,
         seed: config.seed,
         fusedUpdate: config.fusedUpdate,
         maxInFlight: config.maxInFlight,

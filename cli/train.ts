@@ -1,16 +1,37 @@
+/**
+ * `npm run train`: the PyTorch tutorial's training run from the command line, through the
+ * engine's public Node entry only. Prints the tutorial's lines on stdout, exact figures on stderr.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, DivergenceError, InputError } from '../src/runtime/errors.ts';
-import { describeAdapter, type Gpu } from '../src/runtime/device.ts';
-import { acquireNodeGpu } from '../src/runtime/node-device.ts';
-import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
-import { CHECKPOINT_FILE, checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
-import { layersOfStateDict, SEED_LAYERS } from '../src/model/layout.ts';
-import { downloadMnist, loadMnistDir, resolveDataDir } from '../src/model/data/mnist-node.ts';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
-import { configFor, DEFAULT_CONFIG, Trainer, validateConfig, type EpochReport, type TrainConfig } from '../src/model/trainer.ts';
-import { parseFlags, usage, type FlagSpec } from './args.ts';
-import { formatDuration, ProgressBar } from './progress.ts';
+import {
+  CHECKPOINT_FILE,
+  createNodeDevice,
+  decodeCheckpoint,
+  decodeSafetensors,
+  describeAdapter,
+  describeError,
+  DivergenceError,
+  downloadMnist,
+  InputError,
+  layersOfStateDict,
+  loadMnist,
+  mlp,
+  resolveDataDir,
+  SEED_LAYERS,
+  sgd,
+  Trainer,
+  writeFileAtomic,
+  type CheckpointConfig,
+  type Device,
+  type EpochReport,
+  type MnistLike,
+  type Tensor,
+  type TrainerOptions,
+} from '../src/node.ts';
+import { parseFlags, usage, type FlagSpec, type ParsedFlags } from '../apps/shared/args.ts';
+import { formatDuration } from '../apps/shared/format.ts';
+import { ProgressBar } from './progress.ts';
 
 const FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', placeholder: 'DIR', help: 'MNIST directory (default: $MNIST_DIR, then data/mnist)' },
@@ -35,6 +56,8 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 const LOG_EVERY = 300;
+const DEFAULT_EPOCHS = 10;
+const SEED_SGD = { lr: 0.01, momentum: 0.5 };
 
 async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
@@ -45,15 +68,18 @@ async function readInput(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, FLAGS);
-  if (flags.help) {
-    process.stdout.write(`${usage('npm run train --', FLAGS)}\n`);
-    return 0;
-  }
-  const dataDir = resolveDataDir(flags.data as string | undefined);
+interface Plan {
+  readonly settings: CheckpointConfig;
+  readonly epochs: number;
+  readonly maxSteps: number | undefined;
+  readonly init: Map<string, Tensor> | undefined;
+  readonly resume: Uint8Array | undefined;
+}
+
+/** Flags → the run's settings, checked before any file is read or device is made; a checkpoint's settings win and must not conflict. */
+async function plan(flags: ParsedFlags): Promise<Plan> {
   let init: Map<string, Tensor> | undefined;
-  let layers = (flags.layers as number[] | undefined) ?? undefined;
+  let layers = flags.layers as number[] | undefined;
   if (flags.init !== undefined) {
     const file = flags.init as string;
     init = decodeSafetensors(await readInput(file, 'weights'), file).tensors;
@@ -64,71 +90,109 @@ async function main(argv: string[]): Promise<number> {
     }
     layers = inferred;
   }
-  let resume: ReturnType<typeof decodeCheckpoint> | undefined;
+  const given = {
+    layers: layers && mlp(layers).layers,
+    lr: flags.lr as number | undefined,
+    momentum: flags.momentum as number | undefined,
+    weightDecay: flags['weight-decay'] as number | undefined,
+    batchSize: flags['batch-size'] as number | undefined,
+    seed: flags.seed as number | undefined,
+    shuffle: flags['no-shuffle'] ? false : undefined,
+  };
+  const integer = (name: string, v: number | undefined, min: number) => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > 0xffffffff))
+      throw new InputError(`${name} must be an integer ≥ ${min}, got ${v}`);
+  };
+  integer('batch size', given.batchSize, 1);
+  integer('seed', given.seed, 0);
+  const optimizer = sgd({
+    lr: given.lr ?? SEED_SGD.lr,
+    momentum: given.momentum ?? SEED_SGD.momentum,
+    weightDecay: given.weightDecay ?? 0,
+  });
+  let settings: CheckpointConfig = {
+    layers: given.layers ?? SEED_LAYERS,
+    optimizer,
+    batchSize: given.batchSize ?? 64,
+    seed: given.seed ?? 1,
+    shuffle: given.shuffle ?? true,
+  };
+  let resume: Uint8Array | undefined;
   if (flags.resume !== undefined) {
     const file = join(flags.resume as string, CHECKPOINT_FILE);
-    resume = decodeCheckpoint(await readInput(file, 'checkpoint'), file);
-  }
-
-  const overrides: { -readonly [K in keyof TrainConfig]?: TrainConfig[K] } = {};
-  const set = <K extends keyof TrainConfig>(key: K, value: TrainConfig[K] | undefined) => {
-    if (value !== undefined) (overrides as Record<string, unknown>)[key] = value;
-  };
-  set('layers', layers);
-  set('epochs', flags.epochs as number | undefined);
-  set('batchSize', flags['batch-size'] as number | undefined);
-  set('lr', flags.lr as number | undefined);
-  set('momentum', flags.momentum as number | undefined);
-  set('weightDecay', flags['weight-decay'] as number | undefined);
-  set('seed', flags.seed as number | undefined);
-  set('maxSteps', flags['max-steps'] as number | undefined);
-  set('stepsPerSubmit', flags['steps-per-submit'] as number | undefined);
-  if (flags['no-shuffle']) overrides.shuffle = false;
-  if (flags['unfused-update']) overrides.fusedUpdate = false;
-  if (resume) {
-    for (const [key, value] of Object.entries(resume.config)) {
-      const given = (overrides as Record<string, unknown>)[key];
-      if (given !== undefined && JSON.stringify(given) !== JSON.stringify(value)) {
-        throw new InputError(`--resume: the checkpoint was trained with ${key} ${JSON.stringify(value)}; drop the conflicting flag`);
+    resume = await readInput(file, 'checkpoint');
+    const saved = decodeCheckpoint(resume, file).config;
+    const conflicts: [string, unknown, unknown][] = [
+      ['layers', given.layers, saved.layers],
+      ['lr', given.lr, saved.optimizer.lr],
+      ['momentum', given.momentum, saved.optimizer.momentum],
+      ['weightDecay', given.weightDecay, saved.optimizer.weightDecay],
+      ['batchSize', given.batchSize, saved.batchSize],
+      ['seed', given.seed, saved.seed],
+      ['shuffle', given.shuffle, saved.shuffle],
+    ];
+    for (const [key, mine, theirs] of conflicts) {
+      if (mine !== undefined && JSON.stringify(mine) !== JSON.stringify(theirs)) {
+        throw new InputError(`--resume: the checkpoint was trained with ${key} ${JSON.stringify(theirs)}; drop the conflicting flag`);
       }
     }
-    Object.assign(overrides, resume.config);
+    settings = saved;
   }
+  const epochs = (flags.epochs as number | undefined) ?? DEFAULT_EPOCHS;
+  if (!Number.isSafeInteger(epochs) || epochs < 0) throw new InputError(`epochs must be a non-negative integer, got ${epochs}`);
+  const maxSteps = flags['max-steps'] as number | undefined;
+  if (maxSteps !== undefined && (!Number.isSafeInteger(maxSteps) || maxSteps < 1)) {
+    throw new InputError(`max steps must be a positive integer, got ${maxSteps}`);
+  }
+  return { settings, epochs, maxSteps, init, resume };
+}
 
-  validateConfig({ ...DEFAULT_CONFIG, ...overrides });
+async function main(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.help) {
+    process.stdout.write(`${usage('npm run train --', FLAGS)}\n`);
+    return 0;
+  }
+  const dataDir = resolveDataDir(flags.data as string | undefined);
+  const p = await plan(flags);
   if (flags.download) {
     const fetched = await downloadMnist(dataDir);
     process.stderr.write(fetched.length ? `downloaded ${fetched.join(', ')} to ${dataDir}\n` : `MNIST already in ${dataDir}\n`);
   }
-  const data = await loadMnistDir(dataDir);
-  const gpu = await acquireNodeGpu();
+  const data = await loadMnist(dataDir);
+  const device = await createNodeDevice();
   try {
-    return await train(gpu, data, configFor(gpu, { layers: SEED_LAYERS, ...overrides }), flags, init, resume);
+    return await train(device, data, p, flags);
   } finally {
-    gpu.destroy();
+    device.destroy();
   }
 }
 
-async function train(
-  gpu: Gpu,
-  data: Awaited<ReturnType<typeof loadMnistDir>>,
-  config: TrainConfig,
-  flags: Record<string, unknown>,
-  init: Map<string, Tensor> | undefined,
-  resume: ReturnType<typeof decodeCheckpoint> | undefined,
-): Promise<number> {
-  const json = Boolean(flags.json);
+async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlags): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const info = (line: string) => process.stderr.write(`${line}\n`);
-  info(`adapter: ${describeAdapter(gpu.adapter)}`);
+  info(`adapter: ${describeAdapter(device.adapter)}`);
   const setupStart = performance.now();
-  const trainer = await Trainer.create(gpu, data, config, init, flags.init as string | undefined);
+  const options: TrainerOptions = {
+    model: mlp(p.settings.layers),
+    optimizer: p.settings.optimizer,
+    train: data.train,
+    test: data.test,
+    batchSize: p.settings.batchSize,
+    seed: p.settings.seed,
+    shuffle: p.settings.shuffle,
+    ...(p.init ? { init: p.init, initName: flags.init as string } : {}),
+    ...(flags['steps-per-submit'] !== undefined ? { stepsPerSubmit: flags['steps-per-submit'] as number } : {}),
+    ...(flags['unfused-update'] ? { fusedUpdate: false } : {}),
+  };
+  const trainer = await Trainer.create(device, options);
   const progress = new ProgressBar();
   try {
-    if (resume) {
-      trainer.restoreState(resume.state);
+    if (p.resume) {
+      await trainer.restore(p.resume, join(flags.resume as string, CHECKPOINT_FILE));
       info(`resumed at epoch ${trainer.epoch + 1}, step ${trainer.globalStep}`);
     }
+    const config = trainer.config;
     info(
       `model ${config.layers.join('-')}, ${data.train.count} training samples, batch ${config.batchSize}, ` +
         `${trainer.stepsPerEpoch} steps/epoch, ${await trainer.dispatchesPerStep()} dispatches/step; ` +
@@ -138,30 +202,31 @@ async function train(
     let runningCount = 0;
     let lastLoss = NaN;
     const epochs: EpochReport[] = [];
-    const totalSteps = Math.min(config.epochs * trainer.stepsPerEpoch, config.maxSteps ?? Infinity);
+    const totalSteps = Math.min(p.epochs * trainer.stepsPerEpoch, p.maxSteps ?? Infinity);
     const runStart = performance.now();
     const startStep = trainer.globalStep;
     try {
-      await trainer.run({
-        onChunk(r) {
-          for (let i = 0; i < r.losses.length; i++) {
-            const stepInEpoch = r.stepInEpoch + i;
-            lastLoss = r.losses[i]!;
-            running += lastLoss;
-            runningCount++;
-            if (stepInEpoch % LOG_EVERY === LOG_EVERY - 1) {
-              progress.clear();
-              log(`[${r.epoch + 1}, ${String(stepInEpoch + 1).padStart(5)}] loss: ${(running / runningCount).toFixed(3)}`);
-              running = 0;
-              runningCount = 0;
-            }
+      await trainer.fit({
+        epochs: p.epochs,
+        ...(p.maxSteps !== undefined ? { maxSteps: p.maxSteps } : {}),
+        onBatch(b) {
+          lastLoss = b.loss;
+          running += b.loss;
+          runningCount++;
+          if (b.stepInEpoch % LOG_EVERY === LOG_EVERY - 1) {
+            progress.clear();
+            log(`[${b.epoch + 1}, ${String(b.stepInEpoch + 1).padStart(5)}] loss: ${(running / runningCount).toFixed(3)}`);
+            running = 0;
+            runningCount = 0;
           }
+        },
+        onChunk(r) {
           const done = r.firstStep + r.losses.length;
           const elapsed = (performance.now() - runStart) / 1000;
           const eta = ((totalSteps - done) * elapsed) / Math.max(done - startStep, 1);
           progress.update(
             done / totalSteps,
-            `epoch ${r.epoch + 1}/${config.epochs} step ${r.stepInEpoch + r.losses.length}/${r.stepsPerEpoch} ` +
+            `epoch ${r.epoch + 1}/${p.epochs} step ${r.stepInEpoch + r.losses.length}/${r.stepsPerEpoch} ` +
               `loss ${lastLoss.toFixed(3)} ${Math.round(r.samplesPerSecond).toLocaleString('en-US')} samples/s ETA ${formatDuration(eta)}`,
           );
         },
@@ -170,14 +235,15 @@ async function train(
           running = 0;
           runningCount = 0;
           epochs.push(e);
+          const test = e.test!;
           // The seed program's line (integer percent), then the exact figures.
-          log(`Accuracy on test set: ${Math.floor(100 * e.test.accuracy)} %`);
+          log(`Accuracy on test set: ${Math.floor(100 * test.accuracy)} %`);
           info(
             `epoch ${e.epoch + 1}${e.partial ? ' (partial)' : ''}: ${e.seconds.toFixed(2)} s, ` +
               `${Math.round(e.samplesPerSecond).toLocaleString('en-US')} samples/s, train loss ${e.trainLoss.toFixed(4)}, ` +
-              `test loss ${e.test.loss.toFixed(4)}, test accuracy ${(100 * e.test.accuracy).toFixed(2)}% (${e.test.correct}/${e.test.count})`,
+              `test loss ${test.loss.toFixed(4)}, test accuracy ${(100 * test.accuracy).toFixed(2)}% (${test.correct}/${test.count})`,
           );
-          if (flags.checkpoint) await writeCheckpoint(trainer, config, flags.checkpoint as string);
+          if (flags.checkpoint) await writeCheckpoint(trainer, flags.checkpoint as string);
         },
       });
     } catch (error) {
@@ -193,15 +259,15 @@ async function train(
       await saveWeights(trainer, flags.save as string);
       info(`weights saved to ${flags.save as string}`);
     }
-    if (json) {
+    if (flags.json) {
       const trained = epochs.reduce((a, e) => a + e.seconds, 0);
       const samples = epochs.reduce((a, e) => a + e.samplesPerSecond * e.seconds, 0);
       log(
         JSON.stringify({
-          adapter: { ...gpu.adapter, features: undefined },
+          adapter: { ...device.adapter, features: undefined },
           epochs: epochs.length,
           epoch_s: epochs.map((e) => Number(e.seconds.toFixed(4))),
-          test_acc: epochs.map((e) => e.test.accuracy),
+          test_acc: epochs.map((e) => e.test?.accuracy),
           final_loss: lastLoss,
           samples_per_s: samples / Math.max(trained, 1e-9),
           steps: trainer.globalStep,
@@ -215,15 +281,14 @@ async function train(
   }
 }
 
-async function writeCheckpoint(trainer: Trainer, config: TrainConfig, dir: string): Promise<void> {
+async function writeCheckpoint(trainer: Trainer, dir: string): Promise<void> {
   const file = join(dir, CHECKPOINT_FILE);
-  await writeFileAtomic(file, encodeCheckpoint(await trainer.saveState(), checkpointConfig(config)));
+  await writeFileAtomic(file, await trainer.checkpoint());
   process.stderr.write(`checkpoint written to ${file}\n`);
 }
 
 async function saveWeights(trainer: Trainer, file: string): Promise<void> {
-  const bytes = encodeSafetensors(await trainer.stateDict(), { format: 'pt', layers: trainer.layout.layers.join(',') });
-  await writeFileAtomic(file, bytes);
+  await writeFileAtomic(file, await trainer.saveSafetensors());
 }
 
 main(process.argv.slice(2)).then(

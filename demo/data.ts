@@ -3,8 +3,15 @@
  * download progress) or from the four files a person drops or picks (no network at all).
  * Parsing is the engine's (src/model/idx.ts), which checks every header and length.
  */
-import { loadMnist, MNIST_CHECKSUMS, MNIST_FILES, type Mnist, type MnistSplit } from '../src/model/data/idx.ts';
-import { InputError } from '../src/runtime/errors.ts';
+import {
+  datasetSlice,
+  InputError,
+  loadMnistFrom as loadMnist,
+  MNIST_CHECKSUMS,
+  MNIST_FILES,
+  type Dataset,
+  type MnistLike as Mnist,
+} from '../src/index.ts';
 
 export type Progress = (fraction: number | undefined, text: string) => void;
 
@@ -97,7 +104,7 @@ export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mn
   );
   onProgress(undefined, 'Decompressing and checking the files…');
   const byName = new Map(names.map((name, i) => [name, bodies[i]!]));
-  return loadMnist(async (file) => byName.get(file) ?? null, baseUrl.pathname);
+  return loadMnist(async (file: string) => byName.get(file) ?? null, baseUrl.pathname);
 }
 
 /** The MNIST base name a dropped file stands for, if any: exact names, `.gz` or not, and Kaggle's `train-images.idx3-ubyte` spelling. */
@@ -147,14 +154,12 @@ export class DroppedFiles {
       byName.set(/\.gz$/i.test(file.name) ? `${base}.gz` : base, new Uint8Array(await file.arrayBuffer()));
     }
     onProgress(undefined, 'Decompressing and checking the files…');
-    return loadMnist(async (file) => byName.get(file) ?? null, 'the dropped files');
+    return loadMnist(async (file: string) => byName.get(file) ?? null, 'the dropped files');
   }
 }
 
-function firstOf(split: MnistSplit, count: number): MnistSplit {
-  if (count >= split.count) return split;
-  const features = split.images.length / split.count;
-  return { images: split.images.subarray(0, count * features), labels: split.labels.subarray(0, count), count };
+function firstOf(split: Dataset, count: number): Dataset {
+  return count >= split.count ? split : datasetSlice(split, 0, count);
 }
 
 /** The first `train` training and `test` test samples (all where not given): the test-only `?subset=&test=` knobs. */

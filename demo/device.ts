@@ -1,7 +1,7 @@
 /**
  * The page's WebGPU device, and what to tell a person when there is none.
  */
-import { Gpu } from '../src/runtime/device.ts';
+import { createDevice, type Device } from '../src/index.ts';
 
 /**
  * `navigator.gpu`, except that when no adapter is offered it asks once more for a fallback
@@ -20,9 +20,9 @@ function withSoftwareFallback(gpu: GPU): GPU {
   });
 }
 
-export function acquireGpu(): Promise<Gpu> {
+export function acquireGpu(): Promise<Device> {
   const gpu = navigator.gpu as GPU | undefined;
-  return Gpu.acquire(gpu && withSoftwareFallback(gpu), { label: 'demo' });
+  return createDevice({ ...(gpu ? { gpu: withSoftwareFallback(gpu) } : {}), label: 'demo' });
 }
 
 export interface Help {

@@ -2,7 +2,7 @@
  * A grid of test digits with the model's predictions; mistakes are highlighted. The images are
  * painted once per selection, and only captions and classes change when predictions come in.
  */
-import type { MnistSplit } from '../src/model/data/idx.ts';
+import type { Dataset as MnistSplit } from '../src/index.ts';
 import { MNIST_SIDE } from './draw.ts';
 
 const GRID_SIZE = 48;
@@ -110,7 +110,7 @@ export class DigitGrid {
 function paint(canvas: HTMLCanvasElement, split: MnistSplit, index: number): void {
   const context = canvas.getContext('2d')!;
   const image = context.createImageData(MNIST_SIDE, MNIST_SIDE);
-  const pixels = split.images.subarray(index * MNIST_SIDE * MNIST_SIDE, (index + 1) * MNIST_SIDE * MNIST_SIDE);
+  const pixels = split.features.subarray(index * MNIST_SIDE * MNIST_SIDE, (index + 1) * MNIST_SIDE * MNIST_SIDE);
   for (let i = 0; i < pixels.length; i++) {
     // Dark ink on a light tile: the CSS background shows through the transparent pixels.
     image.data[i * 4 + 3] = pixels[i]!;

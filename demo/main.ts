@@ -3,19 +3,32 @@
  * on a drawing. One App object owns the state; every button goes through it, and
  * `updateControls()` derives what is enabled from the phase alone.
  *
- * Training runs in `Trainer.run()`, which awaits the GPU between submits, so the page stays
+ * Training runs in `Trainer.fit()`, which awaits the GPU between submits, so the page stays
  * responsive; hooks only store numbers, and the chart and the stats are drawn once per frame.
  *
  * Test-only URL knobs: `?subset=N&test=M` train and test on the first N / M images;
  * `?debug` exposes `window.__demo` (device loss, buffer count) for test/demo.test.ts.
  */
 import './style.css';
-import type { Mnist } from '../src/model/data/idx.ts';
-import { layersOfStateDict, SEED_LAYERS } from '../src/model/layout.ts';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
-import { configFor, Trainer, type TrainConfig, type TrainerState, type TrainHooks } from '../src/model/trainer.ts';
-import { describeError, DeviceLostError, DivergenceError, InputError } from '../src/runtime/errors.ts';
-import { describeAdapter, type Gpu } from '../src/runtime/device.ts';
+import {
+  decodeSafetensors,
+  describeAdapter,
+  describeError,
+  DeviceLostError,
+  DivergenceError,
+  InputError,
+  layersOfStateDict,
+  mlp,
+  SEED_LAYERS,
+  sgd,
+  Trainer,
+  type Device as Gpu,
+  type FitOptions,
+  type MnistLike as Mnist,
+  type Tensor,
+  type TrainerOptions,
+  type TrainerState,
+} from '../src/index.ts';
 import { LossChart } from './chart.ts';
 import { DataNotOnServer, DroppedFiles, fetchMnist, takeSubset } from './data.ts';
 import { acquireGpu, webGpuHelp } from './device.ts';
@@ -34,6 +47,21 @@ import {
   setText,
   type Tone,
 } from './ui.ts';
+
+/** What the settings panel says: the trainer's options (without the data) and how many epochs to train. */
+interface RunSettings {
+  readonly epochs: number;
+  readonly options: Omit<TrainerOptions, 'train' | 'test' | 'init'>;
+}
+
+function createTrainer(gpu: Gpu, data: Mnist, s: RunSettings, init?: Map<string, Tensor>, initName?: string): Promise<Trainer> {
+  return Trainer.create(gpu, {
+    ...s.options,
+    train: data.train,
+    test: data.test,
+    ...(init ? { init, initName: initName ?? 'weights' } : {}),
+  });
+}
 
 type Phase =
   | 'boot' // finding a GPU and loading data
@@ -139,7 +167,11 @@ class App {
   private phase: Phase = 'boot';
   /** where to go back to after a device loss is repaired */
   private phaseBeforeLoss: Phase = 'idle';
-  private pauseRequested = false;
+  /** aborted to pause the training loop after the work in flight */
+  private pauser = new AbortController();
+  /** the settings of the current trainer (its options without data, and the epochs to train) */
+  private settings: RunSettings | undefined;
+  private completed = false;
   private running: Promise<void> | undefined;
   /** The trainer's full state at the last epoch end (or when it was made or given weights): what a restart continues from. */
   private checkpoint: TrainerState | undefined;
@@ -343,7 +375,7 @@ class App {
 
   // ---- training -----------------------------------------------------------------------------
 
-  private readConfig(gpu: Gpu): TrainConfig {
+  private readConfig(): RunSettings {
     const { el } = this;
     const value = (input: HTMLInputElement, name: string) => {
       const v = input.valueAsNumber;
@@ -358,21 +390,22 @@ class App {
       el.epochs.setAttribute('aria-invalid', 'true');
       throw new InputError(`epochs must be a whole number of at least 1, got ${epochs}`);
     }
-    return configFor(gpu, {
-      layers: SEED_LAYERS,
+    return {
       epochs,
-      batchSize: value(el.batchSize, 'batch size'),
-      lr: value(el.lr, 'learning rate'),
-      momentum: value(el.momentum, 'momentum'),
-      seed: value(el.seed, 'seed'),
-    });
+      options: {
+        model: mlp(SEED_LAYERS),
+        optimizer: sgd({ lr: value(el.lr, 'learning rate'), momentum: value(el.momentum, 'momentum') }),
+        batchSize: value(el.batchSize, 'batch size'),
+        seed: value(el.seed, 'seed'),
+      },
+    };
   }
 
   private async start(): Promise<void> {
     const gpu = this.gpu;
     const data = this.data;
     if (!gpu || !data) return;
-    const config = this.readConfig(gpu);
+    const settings = this.readConfig();
     const previous = this.phase;
     this.setPhase('busy');
     this.say('info', 'Compiling the kernels and uploading the data…');
@@ -383,7 +416,9 @@ class App {
       await this.dropTrainer();
     }
     try {
-      this.trainer = await Trainer.create(gpu, data, config, init, 'the loaded weights');
+      this.trainer = await createTrainer(gpu, data, settings, init, 'the loaded weights');
+      this.settings = settings;
+      this.completed = false;
     } catch (error) {
       this.setPhase(previous === 'ready' ? 'idle' : previous);
       throw error;
@@ -392,7 +427,7 @@ class App {
     this.chart.clear();
     this.accuracy.clear();
     this.grid.setPredictions(undefined);
-    this.chart.setPlan(config.epochs * this.trainer.stepsPerEpoch, this.trainer.stepsPerEpoch);
+    this.chart.setPlan(settings.epochs * this.trainer.stepsPerEpoch, this.trainer.stepsPerEpoch);
     this.stepsDone = 0;
     this.activeSeconds = 0;
     this.resume();
@@ -402,7 +437,7 @@ class App {
   private resume(): void {
     const trainer = this.trainer!;
     const lr = this.el.lr.valueAsNumber;
-    if (lr !== trainer.config.lr) {
+    if (lr !== trainer.config.optimizer.lr) {
       try {
         trainer.setLearningRate(lr);
       } catch (error) {
@@ -410,22 +445,24 @@ class App {
         throw error;
       }
     }
-    this.pauseRequested = false;
+    this.pauser = new AbortController();
     this.speed = [];
     this.segmentStart = performance.now();
     this.clock = setInterval(() => this.scheduleStats(), 500);
     this.setPhase('running');
     this.say(
       'info',
-      `Training on ${formatCount(trainer.data.train.count)} images: ${trainer.stepsPerEpoch} steps of ${trainer.config.batchSize} per epoch.`,
+      `Training on ${formatCount(trainer.train.count)} images: ${trainer.stepsPerEpoch} steps of ${trainer.config.batchSize} per epoch.`,
     );
     this.running = this.run(trainer).finally(() => {
       this.running = undefined;
     });
   }
 
-  private hooks(trainer: Trainer): TrainHooks {
+  private hooks(trainer: Trainer): FitOptions {
     return {
+      epochs: this.settings!.epochs,
+      signal: this.pauser.signal,
       onChunk: (r) => {
         if (trainer !== this.trainer) return;
         this.chart.push(r.firstStep, r.losses);
@@ -442,33 +479,33 @@ class App {
       },
       onEpoch: async (e) => {
         if (trainer !== this.trainer) return;
-        this.accuracy.add(e.epoch + 1, e.test.accuracy, e.test.loss);
-        this.chart.markTest(trainer.globalStep, e.test.loss);
+        this.accuracy.add(e.epoch + 1, e.test!.accuracy, e.test!.loss);
+        this.chart.markTest(trainer.globalStep, e.test!.loss);
         // Nothing is in flight now: keep the state for a restart, and show the new predictions.
         this.checkpoint = await trainer.saveState();
-        this.grid.setPredictions(await trainer.predictions());
+        this.grid.setPredictions(await trainer.testPredictions());
         this.requestPrediction();
       },
-      shouldPause: () => this.pauseRequested,
     };
   }
 
   private async run(trainer: Trainer): Promise<void> {
     let failure: unknown;
     try {
-      await trainer.run(this.hooks(trainer));
+      const result = await trainer.fit(this.hooks(trainer));
+      if (trainer === this.trainer) this.completed = result.stopped === 'completed';
     } catch (error) {
       failure = error;
     }
     this.endSegment();
     if (trainer !== this.trainer || this.phase === 'lost') return;
     if (failure === undefined) {
-      if (trainer.done) {
+      if (this.completed) {
         this.setPhase('done');
         const acc = this.accuracy.latest;
         this.say(
           'ok',
-          `Done: ${trainer.config.epochs} epochs in ${formatDuration(this.activeSeconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`,
+          `Done: ${this.settings!.epochs} epochs in ${formatDuration(this.activeSeconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`,
         );
       } else {
         this.setPhase('paused');
@@ -493,7 +530,7 @@ class App {
 
   private togglePause(): void {
     if (this.phase === 'running') {
-      this.pauseRequested = true;
+      this.pauser.abort();
       this.setPhase('pausing');
     } else if (this.phase === 'paused' || this.phase === 'diverged') {
       this.resume();
@@ -509,7 +546,7 @@ class App {
 
   /** Waits for the training loop and any prediction to let go of the trainer, then disposes it. */
   private async dropTrainer(): Promise<void> {
-    this.pauseRequested = true;
+    this.pauser.abort();
     await this.running;
     await this.prediction;
     this.trainer?.dispose();
@@ -536,7 +573,7 @@ class App {
 
   private deviceLost(error: DeviceLostError): void {
     if (this.phase === 'lost') return;
-    this.pauseRequested = true;
+    this.pauser.abort();
     this.phaseBeforeLoss = this.phase === 'pausing' || this.phase === 'busy' ? 'paused' : this.phase;
     this.el.adapter.dataset.state = 'lost';
     this.setPhase('lost');
@@ -554,7 +591,7 @@ class App {
   /** A new device, and a new trainer from the kept state; training goes on if it was running. */
   private async restart(): Promise<void> {
     const data = this.data;
-    const config = this.trainer?.config;
+    const settings = this.settings;
     const kept = this.trainer ? this.checkpoint : undefined;
     const wasRunning = this.phaseBeforeLoss === 'running';
     this.setPhase('busy');
@@ -573,19 +610,20 @@ class App {
       this.say('error', 'No GPU device could be had again. Reload the page to try once more.');
       return;
     }
-    if (!config || !kept || !data) {
+    if (!settings || !kept || !data) {
       this.setPhase('idle');
       this.message.clear();
       return;
     }
-    const trainer = await Trainer.create(gpu, data, config, undefined);
+    const trainer = await createTrainer(gpu, data, settings);
     trainer.restoreState(kept);
     this.trainer = trainer;
+    this.settings = settings;
     this.chart.truncate(kept.globalStep);
     this.accuracy.truncate(kept.epoch);
     this.stepsDone = kept.globalStep;
     this.requestPrediction();
-    if (trainer.done) {
+    if (this.completed) {
       this.setPhase('done');
       this.say('ok', 'The GPU device is back, with the trained weights.');
     } else if (wasRunning) {
@@ -603,9 +641,7 @@ class App {
     const trainer = this.trainer;
     if (!trainer) return;
     const accuracy = this.accuracy.latest;
-    const bytes = encodeSafetensors(await trainer.stateDict(), {
-      format: 'pt',
-      layers: trainer.layout.layers.join(','),
+    const bytes = await trainer.saveSafetensors({
       epochs: String(trainer.epoch),
       ...(accuracy === undefined ? {} : { test_accuracy: accuracy.toFixed(4) }),
     });
@@ -639,8 +675,13 @@ class App {
       if (layers.join('-') !== SEED_LAYERS.join('-')) {
         throw new InputError(`${file.name} holds a ${layers.join('-')} network; this page trains ${SEED_LAYERS.join('-')}`);
       }
-      if (this.trainer) await this.trainer.loadStateDict(tensors, file.name);
-      else this.trainer = await Trainer.create(gpu, data, this.readConfig(gpu), tensors, file.name);
+      if (this.trainer) await this.trainer.loadSafetensors(tensors, file.name);
+      else {
+        const settings = this.readConfig();
+        this.trainer = await createTrainer(gpu, data, settings, tensors, file.name);
+        this.settings = settings;
+        this.completed = false;
+      }
     } catch (error) {
       this.setPhase(previous);
       throw error;
@@ -649,7 +690,7 @@ class App {
     this.checkpoint = await trainer.saveState();
     const result = await trainer.evaluate();
     this.accuracy.add(trainer.epoch, result.accuracy, result.loss, 'Loaded');
-    this.grid.setPredictions(await trainer.predictions());
+    this.grid.setPredictions(await trainer.testPredictions());
     this.setPhase(previous === 'idle' ? 'ready' : previous === 'diverged' || previous === 'failed' ? 'paused' : previous);
     this.requestPrediction();
     this.say('ok', `Loaded ${file.name}: test accuracy ${formatPercent(result.accuracy, 2)} on ${formatCount(result.count)} test images.`);
@@ -756,7 +797,7 @@ class App {
       return;
     }
     const perEpoch = trainer.stepsPerEpoch;
-    const epochs = trainer.config.epochs;
+    const epochs = this.settings?.epochs ?? 1;
     const total = epochs * perEpoch;
     const done = this.stepsDone;
     // At an epoch's end this is still that epoch (step 6 / 6), not the next one's step 0.

@@ -2,7 +2,7 @@
  * Small DOM pieces of the page: element lookup, the message bar, the probability bars and the
  * per-epoch accuracy list. Everything updates text and CSS properties only, no re-layout of the page.
  */
-export { formatDuration } from '../cli/progress.ts';
+export { formatDuration } from '../apps/shared/format.ts';
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);

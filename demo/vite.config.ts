@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Connect, type Plugin } from 'vite';
-import { MNIST_FILES } from '../src/model/data/idx.ts';
+import { MNIST_FILES } from '../src/index.ts';
 import { wgslText } from '../scripts/wgsl-plugin.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -102,26 +102,36 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMnistDir } from '../src/model/data/mnist-node.ts';
-import type { Mnist, MnistSplit } from '../src/model/data/idx.ts';
+import { datasetFrom, type Dataset } from '../src/model/data/dataset.ts';
+import type { MnistLike } from '../src/model/data/mnist.ts';
 import { decodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
+import { SEED_LAYERS } from '../src/model/layout.ts';
+import { mlp } from '../src/model/model.ts';
+import type { Tuning } from '../src/model/network.ts';
+import { sgd } from '../src/model/optimizers.ts';
+import { Trainer } from '../src/model/trainer/trainer.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const MNIST_DIR = process.env.MNIST_DIR ? resolve(process.env.MNIST_DIR) : resolve(ROOT, '../shared/mnist');
 
-let mnist: Promise<Mnist> | undefined;
+let mnist: Promise<MnistLike> | undefined;
 /** The real MNIST files (MNIST_DIR, else ../shared/mnist), read once per test file. */
-export function realMnist(): Promise<Mnist> {
+export function realMnist(): Promise<MnistLike> {
   mnist ??= loadMnistDir(MNIST_DIR);
   return mnist;
 }
 
-export function takeSplit(split: MnistSplit, count: number, from = 0): MnistSplit {
-  const features = split.images.length / split.count;
-  return {
-    images: split.images.slice(from * features, (from + count) * features),
+/** `count` samples from `from` on, copied, keeping the data set's normalization. */
+export function takeSplit(split: Dataset, count: number, from = 0): Dataset {
+  const f = split.featureCount;
+  return datasetFrom({
+    name: split.name,
+    features: split.features.slice(from * f, (from + count) * f),
     labels: split.labels.slice(from, from + count),
-    count,
-  };
+    featureCount: f,
+    classes: split.classes,
+    normalization: split.normalization,
+  });
 }
 
 export function golden(name: string): Map<string, Tensor> {
@@ -146,4 +156,41 @@ export async function expectInputError(action: () => unknown, ...fragments: stri
   expect(err.message).not.toMatch(/[\r\n]/);
   for (const fragment of fragments) expect(err.message).toContain(fragment);
   return err;
+}
+
+/** The old-style settings the training tests vary, mapped onto the public TrainerOptions. */
+export interface TestRun {
+  readonly layers?: readonly number[];
+  readonly batchSize?: number;
+  readonly lr?: number;
+  readonly momentum?: number;
+  readonly weightDecay?: number;
+  readonly seed?: number;
+  readonly shuffle?: boolean;
+  readonly fusedUpdate?: boolean;
+  readonly stepsPerSubmit?: number;
+  readonly maxInFlight?: number;
+  readonly evalBatchSize?: number;
+  readonly tuning?: Tuning;
+  readonly init?: Map<string, Tensor>;
+  readonly initName?: string;
+}
+
+/** A trainer of the seed's MLP and SGD (lr 0.01, momentum 0.5, batch 64) with the run's changes. */
+export function createTrainer(gpu: Gpu, data: MnistLike, r: TestRun = {}): Promise<Trainer> {
+  return Trainer.create(gpu, {
+    model: mlp(r.layers ?? SEED_LAYERS),
+    optimizer: sgd({ lr: r.lr ?? 0.01, momentum: r.momentum ?? 0.5, weightDecay: r.weightDecay ?? 0 }),
+    train: data.train,
+    test: data.test,
+    batchSize: r.batchSize ?? 64,
+    seed: r.seed ?? 1,
+    shuffle: r.shuffle ?? true,
+    ...(r.fusedUpdate !== undefined ? { fusedUpdate: r.fusedUpdate } : {}),
+    ...(r.stepsPerSubmit !== undefined ? { stepsPerSubmit: r.stepsPerSubmit } : {}),
+    ...(r.maxInFlight !== undefined ? { maxInFlight: r.maxInFlight } : {}),
+    ...(r.evalBatchSize !== undefined ? { evalBatchSize: r.evalBatchSize } : {}),
+    ...(r.tuning ? { tuning: r.tuning } : {}),
+    ...(r.init ? { init: r.init, initName: r.initName ?? 'init' } : {}),
+  });
 }

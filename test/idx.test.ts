@@ -4,15 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  gunzipIfNeeded,
-  loadMnist,
-  MNIST_CHECKSUMS,
-  MNIST_FILES,
-  parseIdxImages,
-  parseIdxLabels,
-  type Mnist,
-} from '../src/model/data/idx.ts';
+import { gunzipIfNeeded, idxDataset, parseIdxImages, parseIdxLabels } from '../src/model/data/idx.ts';
+import { loadMnist, MNIST_CHECKSUMS, MNIST_FILES, MNIST_NORMALIZATION, type MnistLike } from '../src/model/data/mnist.ts';
 import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/data/mnist-node.ts';
 import { expectInputError } from './helpers.ts';
 
@@ -45,14 +38,14 @@ function idxLabels(labels: number[], magic = 0x801): Uint8Array {
   return concat(u32be(magic, labels.length), Uint8Array.from(labels));
 }
 
-function histogram(labels: Uint8Array): number[] {
+function histogram(labels: ArrayLike<number>): number[] {
   const counts = new Array<number>(10).fill(0);
-  for (const l of labels) counts[l]!++;
+  for (let i = 0; i < labels.length; i++) counts[labels[i]!]!++;
   return counts;
 }
 
 describe('real MNIST files', () => {
-  let mnist: Mnist;
+  let mnist: MnistLike;
   beforeAll(async () => {
     mnist = await loadMnistDir(mnistDir);
   });
@@ -60,14 +53,14 @@ describe('real MNIST files', () => {
   it('has 60000 train and 10000 test examples of 28x28', () => {
     expect(mnist.train.count).toBe(60000);
     expect(mnist.test.count).toBe(10000);
-    expect(mnist.train.images.length).toBe(60000 * 784);
-    expect(mnist.test.images.length).toBe(10000 * 784);
+    expect(mnist.train.features.length).toBe(60000 * 784);
+    expect(mnist.test.features.length).toBe(10000 * 784);
     expect(mnist.train.labels.length).toBe(60000);
     expect(mnist.test.labels.length).toBe(10000);
     // Well-known first labels: a 5 in train, a 7 in test.
     expect(mnist.train.labels[0]).toBe(5);
     expect(mnist.test.labels[0]).toBe(7);
-    expect(Math.max(...mnist.train.images.subarray(0, 784))).toBe(255);
+    expect(Math.max(...mnist.train.features.subarray(0, 784))).toBe(255);
   });
 
   it('has the known per-digit label counts', () => {
@@ -215,7 +208,7 @@ describe('loading a directory', () => {
       expect(mnist.train.count).toBe(6);
       expect(mnist.test.count).toBe(2);
       expect(Array.from(mnist.test.labels)).toEqual([9, 8]);
-      expect(mnist.train.images).toEqual(good.trainImages.subarray(16));
+      expect(mnist.train.features).toEqual(good.trainImages.subarray(16));
     }
   });
 
@@ -251,10 +244,10 @@ describe('loading a directory', () => {
       ['t10k-images-idx3-ubyte.gz', gzipSync(good.testImages)],
       ['t10k-labels-idx1-ubyte', good.testLabels],
     ]);
-    const mnist = await loadMnist(async (f) => files.get(f) ?? null, 'memory');
+    const mnist = await loadMnist(async (f: string) => files.get(f) ?? null, 'memory');
     expect(mnist.train.count).toBe(6);
     files.delete('train-images-idx3-ubyte');
-    await expectInputError(() => loadMnist(async (f) => files.get(f) ?? null, 'the chosen files'), 'in the chosen files');
+    await expectInputError(() => loadMnist(async (f: string) => files.get(f) ?? null, 'the chosen files'), 'in the chosen files');
   });
 });
 
@@ -271,5 +264,31 @@ describe('resolveDataDir', () => {
       if (saved === undefined) delete process.env.MNIST_DIR;
       else process.env.MNIST_DIR = saved;
     }
+  });
+});
+
+describe('IDX data sets beyond MNIST', () => {
+  it('takes any image size and class count, and gets the seed normalization for MNIST', async () => {
+    const ds = await idxDataset(
+      { name: 'letters-images', bytes: gzipSync(idxImages(3, 5, 7)) },
+      { name: 'letters-labels', bytes: idxLabels([0, 25, 12]) },
+      { classes: 26, normalization: { mean: 0.5, std: 0.25 } },
+    );
+    expect(ds.featureCount).toBe(35);
+    expect(ds.classes).toBe(26);
+    expect(Array.from(ds.labels)).toEqual([0, 25, 12]);
+    expect(ds.normalization).toEqual({ mean: 0.5, std: 0.25 });
+    await expectInputError(
+      () => idxDataset({ name: 'i', bytes: idxImages(3, 5, 7) }, { name: 'l', bytes: idxLabels([0, 26, 1]) }, { classes: 26 }),
+      'l: label 1 is 26, expected a class index in 0..25',
+    );
+  });
+
+  it('computes a normalization from the pixels when none is given (the real MNIST training set gives 0.1307 / 0.3081)', async () => {
+    const mnist = await loadMnistDir(mnistDir, { normalization: 'compute' });
+    expect(mnist.train.normalization.mean).toBeCloseTo(MNIST_NORMALIZATION.mean, 4);
+    expect(mnist.train.normalization.std).toBeCloseTo(MNIST_NORMALIZATION.std, 4);
+    expect(mnist.test.normalization).toEqual(mnist.train.normalization);
+    expect((await loadMnistDir(mnistDir)).train.normalization).toEqual(MNIST_NORMALIZATION);
   });
 });

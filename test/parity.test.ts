@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/runtime/device.ts';
 import { layersOfStateDict } from '../src/model/layout.ts';
 import type { Tensor } from '../src/model/io/safetensors.ts';
-import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/network.ts';
-import { golden, goldenJson, realMnist, testGpu } from './helpers.ts';
+import { createTrainer, golden, goldenJson, realMnist, testGpu, type TestRun } from './helpers.ts';
 
 // Parity with PyTorch (test/golden/README.md says how the files were made): from the same
 // starting weights, without shuffling, K steps here must change the weights as K steps of
@@ -28,20 +27,20 @@ function relativeChangeError(init: Tensor, ours: Tensor, theirs: Tensor): number
   return Math.sqrt(diff / norm);
 }
 
-async function trainFromGolden(overrides: Partial<TrainConfig>): Promise<{ weights: Map<string, Tensor>; losses: number[] }> {
+async function trainFromGolden(overrides: TestRun & { maxSteps: number }): Promise<{ weights: Map<string, Tensor>; losses: number[] }> {
   const init = golden('parity-init.safetensors');
-  const config: TrainConfig = {
-    ...DEFAULT_CONFIG,
+  const { maxSteps, ...run } = overrides;
+  const trainer = await createTrainer(gpu, await realMnist(), {
     layers: layersOfStateDict(init)!,
     shuffle: false,
-    epochs: 1,
     stepsPerSubmit: 7, // not a divisor of the step count: chunks of uneven length
-    ...overrides,
-  };
-  const trainer = await Trainer.create(gpu, await realMnist(), config, init, 'parity-init.safetensors');
+    init,
+    initName: 'parity-init.safetensors',
+    ...run,
+  });
   try {
     const losses: number[] = [];
-    await trainer.run({ skipEval: true, onChunk: (r) => losses.push(...r.losses) });
+    await trainer.fit({ epochs: 1, maxSteps, evaluate: false, onBatch: (b) => losses.push(b.loss) });
     return { weights: await trainer.stateDict(), losses };
   } finally {
     trainer.dispose();

@@ -3,15 +3,14 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceLostError, GpuError } from '../src/runtime/errors.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import type { Mnist } from '../src/model/data/idx.ts';
-import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
-import { realMnist, takeSplit, testGpu } from './helpers.ts';
+import type { MnistLike } from '../src/model/data/mnist.ts';
+import { createTrainer, realMnist, takeSplit, testGpu, type TestRun } from './helpers.ts';
 
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 let gpu: Gpu;
-let small: Mnist;
+let small: MnistLike;
 beforeAll(async () => {
   gpu = await testGpu();
   const full = await realMnist();
@@ -19,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const tiny = (): TrainConfig => ({ ...DEFAULT_CONFIG, layers: [784, 16, 10], epochs: 1, stepsPerSubmit: 10, evalBatchSize: 100 });
+const tiny = (): TestRun => ({ layers: [784, 16, 10], stepsPerSubmit: 10, evalBatchSize: 100 });
 
 describe('GPU errors', () => {
   it('a failed allocation raises a GpuError that names the labelled object', async () => {
@@ -35,11 +34,11 @@ describe('GPU errors', () => {
   });
 
   it('an error inside a training step surfaces at the next readback as a GpuError naming the buffer', async () => {
-    const trainer = await Trainer.create(gpu, small, tiny());
+    const trainer = await createTrainer(gpu, small, tiny());
     try {
       // Sabotage: the epoch's order buffer is gone while steps still use it.
       (trainer as unknown as { order: GPUBuffer }).order.destroy();
-      const error = await trainer.run({ skipEval: true }).then(
+      const error = await trainer.fit({ evaluate: false }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -54,11 +53,12 @@ describe('GPU errors', () => {
 describe('device loss', () => {
   it('is reported as DeviceLostError by a run in progress, never a hang', async () => {
     const own = await testGpu();
-    const trainer = await Trainer.create(own, small, { ...tiny(), epochs: 50 });
+    const trainer = await createTrainer(own, small, tiny());
     let chunks = 0;
     const error = await trainer
-      .run({
-        skipEval: true,
+      .fit({
+        epochs: 50,
+        evaluate: false,
         onChunk: () => {
           if (++chunks === 2) own.device.destroy();
         },
@@ -76,12 +76,14 @@ describe('device loss', () => {
 
 describe('no leaks', () => {
   it('20,000 steps keep the live-buffer count and the JS heap flat', async () => {
-    const trainer = await Trainer.create(gpu, small, { ...tiny(), epochs: 10_000, maxSteps: 20_000, stepsPerSubmit: 250, maxInFlight: 3 });
+    const trainer = await createTrainer(gpu, small, { ...tiny(), stepsPerSubmit: 250, maxInFlight: 3 });
     try {
       const samples: { step: number; buffers: number; heap: number }[] = [];
       let next = 2_500;
-      await trainer.run({
-        skipEval: true,
+      await trainer.fit({
+        epochs: 10_000,
+        maxSteps: 20_000,
+        evaluate: false,
         onChunk: (r) => {
           const step = r.firstStep + r.losses.length;
           if (step >= next) {
@@ -105,8 +107,8 @@ describe('no leaks', () => {
   it('repeated create / train / dispose cycles return to the same live-buffer count and bytes', async () => {
     const before = { live: gpu.buffers.live, bytes: gpu.buffers.liveBytes };
     for (let i = 0; i < 5; i++) {
-      const trainer = await Trainer.create(gpu, small, { ...tiny(), maxSteps: 12 });
-      await trainer.run();
+      const trainer = await createTrainer(gpu, small, tiny());
+      await trainer.fit({ maxSteps: 12 });
       await trainer.predict(new Float32Array(784).fill(0.5));
       trainer.dispose();
     }

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DivergenceError } from '../src/runtime/errors.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import { checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
-import type { Mnist } from '../src/model/data/idx.ts';
+import { decodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import { datasetFrom } from '../src/model/data/dataset.ts';
+import type { MnistLike } from '../src/model/data/mnist.ts';
 import { paramLayout, type ParamLayout } from '../src/model/layout.ts';
 import { Rng } from '../src/model/rng.ts';
-import { DEFAULT_CONFIG, Trainer, type TrainConfig } from '../src/model/trainer.ts';
-import { expectClose, realMnist, takeSplit, testGpu } from './helpers.ts';
+import { createTrainer, expectClose, realMnist, takeSplit, testGpu, type TestRun } from './helpers.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -14,17 +14,20 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-function syntheticData(rng: Rng, count: number, features: number, classes: number): Mnist {
-  const split = () => ({
-    images: Uint8Array.from({ length: count * features }, () => rng.nextBelow(256)),
-    labels: Uint8Array.from({ length: count }, () => rng.nextBelow(classes)),
-    count,
-  });
+function syntheticData(rng: Rng, count: number, features: number, classes: number): MnistLike {
+  const split = () =>
+    datasetFrom({
+      features: Uint8Array.from({ length: count * features }, () => rng.nextBelow(256)),
+      labels: Uint8Array.from({ length: count }, () => rng.nextBelow(classes)),
+      featureCount: features,
+      classes,
+      normalization: { mean: 0.1307, std: 0.3081 },
+    });
   return { train: split(), test: split() };
 }
 
 /** Mean cross-entropy of the MLP on the (normalized) batch, all in float64. */
-function lossF64(layout: ParamLayout, flat: Float64Array, x: Float64Array, labels: Uint8Array, rows: number): number {
+function lossF64(layout: ParamLayout, flat: Float64Array, x: Float64Array, labels: ArrayLike<number>, rows: number): number {
   let act = x;
   for (const [l, d] of layout.dense.entries()) {
     const next = new Float64Array(rows * d.outFeatures);
@@ -51,16 +54,15 @@ describe('the whole MLP', () => {
     const layers = [12, 7, 5, 3];
     const rows = 5;
     const data = syntheticData(new Rng(3), rows, layers[0]!, layers.at(-1)!);
-    const config: TrainConfig = { ...DEFAULT_CONFIG, layers, batchSize: rows, shuffle: false, maxSteps: 1, fusedUpdate: false, seed: 11 };
-    const trainer = await Trainer.create(gpu, data, config);
+    const trainer = await createTrainer(gpu, data, { layers, batchSize: rows, shuffle: false, fusedUpdate: false, seed: 11 });
     try {
       const layout = paramLayout(layers);
       const init = Float64Array.from(await trainer.model.readWeights());
       const losses: number[] = [];
-      await trainer.run({ skipEval: true, onChunk: (r) => losses.push(...r.losses) });
+      await trainer.fit({ maxSteps: 1, evaluate: false, onBatch: (b) => losses.push(b.loss) });
       const grads = new Float32Array(await gpu.read(trainer.model.grads));
 
-      const x = Float64Array.from(data.train.images, (v) => (v / 255 - 0.1307) / 0.3081);
+      const x = Float64Array.from(data.train.features, (v) => (v / 255 - 0.1307) / 0.3081);
       expect(losses[0]!).toBeCloseTo(lossF64(layout, init, x, data.train.labels, rows), 5);
       const h = 1e-6;
       const numeric: number[] = [];
@@ -87,29 +89,19 @@ describe('the whole MLP', () => {
 });
 
 describe('training on real MNIST (subsets)', () => {
-  let mnist: Mnist;
+  let mnist: MnistLike;
   beforeAll(async () => {
     const full = await realMnist();
     mnist = { train: takeSplit(full.train, 1000), test: takeSplit(full.test, 500) };
   });
 
-  const base = (): TrainConfig => ({
-    ...DEFAULT_CONFIG,
-    epochs: 2,
-    maxSteps: 24,
-    stepsPerSubmit: 5,
-    maxInFlight: 2,
-    evalBatchSize: 200,
-    lr: 0.05,
-    momentum: 0.9,
-  });
+  const base = (): TestRun => ({ stepsPerSubmit: 5, maxInFlight: 2, evalBatchSize: 200, lr: 0.05, momentum: 0.9 });
 
-  async function train(config: TrainConfig, steps?: (losses: number[]) => void) {
-    const trainer = await Trainer.create(gpu, mnist, config);
+  async function train(config: TestRun, epochs = 2, maxSteps: number | undefined = 24) {
+    const trainer = await createTrainer(gpu, mnist, config);
     try {
       const losses: number[] = [];
-      const reports = await trainer.run({ onChunk: (r) => losses.push(...r.losses) });
-      steps?.(losses);
+      const { epochs: reports } = await trainer.fit({ epochs, ...(maxSteps ? { maxSteps } : {}), onBatch: (b) => losses.push(b.loss) });
       return { losses, reports, weights: await trainer.model.readWeights() };
     } finally {
       trainer.dispose();
@@ -129,15 +121,25 @@ describe('training on real MNIST (subsets)', () => {
   });
 
   it('pauses between submits and resumes to the same weights as an uninterrupted run', async () => {
-    const config: TrainConfig = { ...base(), maxSteps: 20, stepsPerSubmit: 3 };
-    const whole = await train(config);
-    const trainer = await Trainer.create(gpu, mnist, config);
+    const config: TestRun = { ...base(), stepsPerSubmit: 3 };
+    const whole = await train(config, 2, 20);
+    const trainer = await createTrainer(gpu, mnist, config);
     try {
       let chunks = 0;
-      await trainer.run({ skipEval: true, onChunk: () => chunks++, shouldPause: () => chunks >= 2 });
+      const pause = new AbortController();
+      const first = await trainer.fit({
+        epochs: 2,
+        maxSteps: 20,
+        evaluate: false,
+        signal: pause.signal,
+        onChunk: () => {
+          if (++chunks >= 2) pause.abort();
+        },
+      });
+      expect(first.stopped).toBe('paused');
       expect(trainer.globalStep).toBeGreaterThan(0);
       expect(trainer.globalStep).toBeLessThan(20);
-      await trainer.run({ skipEval: true });
+      expect((await trainer.fit({ epochs: 2, maxSteps: 20, evaluate: false })).stopped).toBe('completed');
       expect(trainer.globalStep).toBe(20);
       expect(await trainer.model.readWeights()).toEqual(whole.weights);
     } finally {
@@ -146,35 +148,45 @@ describe('training on real MNIST (subsets)', () => {
   });
 
   it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {
-    const config: TrainConfig = { ...base(), epochs: 2, maxSteps: undefined, stepsPerSubmit: 4 };
-    const whole = await train(config);
+    const config: TestRun = { ...base(), stepsPerSubmit: 4 };
+    const whole = await train(config, 2, undefined);
 
-    const first = await Trainer.create(gpu, mnist, { ...config, epochs: 1 });
+    const first = await createTrainer(gpu, mnist, config);
     let bytes: Uint8Array;
     try {
-      await first.run({ skipEval: true });
-      bytes = encodeCheckpoint(await first.saveState(), checkpointConfig(config));
+      await first.fit({ epochs: 1, evaluate: false });
+      bytes = await first.checkpoint();
     } finally {
       first.dispose();
     }
     const { state, config: saved } = decodeCheckpoint(bytes, 'checkpoint.safetensors');
     expect(state.epoch).toBe(1);
-    expect(saved.batchSize).toBe(config.batchSize);
-    const second = await Trainer.create(gpu, mnist, { ...config, seed: 999 });
+    expect(saved.batchSize).toBe(64);
+    // The state alone carries the run: a trainer made with another seed continues it exactly.
+    const second = await createTrainer(gpu, mnist, { ...config, seed: 999 });
     try {
       second.restoreState(state);
-      await second.run({ skipEval: true });
+      await second.fit({ epochs: 2, evaluate: false });
       expect(second.globalStep).toBe(2 * second.stepsPerEpoch);
       expect(await second.model.readWeights()).toEqual(whole.weights);
+      await expect(second.restore(bytes)).rejects.toThrow(/seed 1, this trainer has 999/);
     } finally {
       second.dispose();
+    }
+    const third = await createTrainer(gpu, mnist, config);
+    try {
+      await third.restore(bytes);
+      await third.fit({ epochs: 2, evaluate: false });
+      expect(await third.model.readWeights()).toEqual(whole.weights);
+    } finally {
+      third.dispose();
     }
   });
 
   it('stops at the first non-finite loss with that step, and rolls back to finite weights', async () => {
-    const trainer = await Trainer.create(gpu, mnist, { ...base(), lr: 1e4, momentum: 0.9 });
+    const trainer = await createTrainer(gpu, mnist, { ...base(), lr: 1e4, momentum: 0.9 });
     try {
-      const error = await trainer.run({ skipEval: true }).then(
+      const error = await trainer.fit({ epochs: 2, maxSteps: 24, evaluate: false }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -192,11 +204,11 @@ describe('training on real MNIST (subsets)', () => {
   it('learns: 3 epochs on 4,000 images reach 85% on 500 test images', async () => {
     const full = await realMnist();
     const data = { train: takeSplit(full.train, 4000), test: mnist.test };
-    const trainer = await Trainer.create(gpu, data, { ...base(), epochs: 3, maxSteps: undefined, batchSize: 32, stepsPerSubmit: 25 });
+    const trainer = await createTrainer(gpu, data, { ...base(), batchSize: 32, stepsPerSubmit: 25 });
     try {
-      const reports = await trainer.run();
+      const { epochs: reports } = await trainer.fit({ epochs: 3 });
       expect(reports).toHaveLength(3);
-      expect(reports[2]!.test.accuracy).toBeGreaterThanOrEqual(0.85);
+      expect(reports[2]!.test!.accuracy).toBeGreaterThanOrEqual(0.85);
       expect(reports[2]!.trainLoss).toBeLessThan(reports[0]!.trainLoss);
     } finally {
       trainer.dispose();

@@ -4,8 +4,7 @@
  * `window.runKernelBench(options)` (`npm run bench -- --kernels`), the kernel microbenchmarks.
  * Progress goes to the console (puppeteer relays it) and to the page.
  */
-import { loadMnist } from '../../src/model/data/idx.ts';
-import { Gpu } from '../../src/runtime/device.ts';
+import { createDevice, loadMnistFrom } from '../../src/index.ts';
 import { kernelOptions, runKernelBench, type KernelBenchResult, type KernelFlags } from '../kernels.ts';
 import { formatKernelTable, formatTable } from '../report.ts';
 import { runWorkload, type BenchResult, type WorkloadOptions } from '../workload.ts';
@@ -55,9 +54,9 @@ async function readFrom(base: string, name: string): Promise<Uint8Array | null> 
 window.runBench = async (options: PageRunOptions): Promise<BenchResult> => {
   const base = options.dataUrl ?? '/mnist/';
   const loadStart = performance.now();
-  const data = await loadMnist((name) => readFrom(base, name), base);
+  const data = await loadMnistFrom((name) => readFrom(base, name), base);
   const loadSeconds = (performance.now() - loadStart) / 1000;
-  const gpu = await Gpu.acquire(navigator.gpu, { label: 'bench' });
+  const gpu = await createDevice({ label: 'bench' });
   try {
     const result = await runWorkload(gpu, data, options, {
       runtime: 'chrome',
@@ -74,7 +73,7 @@ window.runBench = async (options: PageRunOptions): Promise<BenchResult> => {
 };
 
 window.runKernelBench = async (options: PageKernelOptions): Promise<KernelBenchResult> => {
-  const gpu = await Gpu.acquire(navigator.gpu, { label: 'bench.kernels', timestamps: options.kernels.timestamps !== false });
+  const gpu = await createDevice({ label: 'bench.kernels', timestamps: options.kernels.timestamps !== false });
   try {
     const result = await runKernelBench(gpu, kernelOptions(options.kernels, gpu.adapter), {
       runtime: 'chrome',

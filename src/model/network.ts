@@ -13,7 +13,6 @@ import {
 import type { Grid } from '../kernels/spec.ts';
 import type { AdapterSummary, Gpu } from '../runtime/device.ts';
 import { bindGroup, dispatch, type Kernel } from '../runtime/pipelines.ts';
-import type { MnistSplit } from './data/idx.ts';
 import type { ParamLayout } from './layout.ts';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -52,7 +51,14 @@ export interface GpuDataset {
   readonly features: number;
 }
 
-export function uploadDataset(gpu: Gpu, split: MnistSplit, label: string): GpuDataset {
+/** Bytes of a u8 data set: `count × features` pixels and `count` labels. */
+export interface ByteSplit {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+}
+
+export function uploadDataset(gpu: Gpu, split: ByteSplit, label: string): GpuDataset {
   const features = split.images.length / split.count;
   return {
     images: gpu.buffers.create(`${label}.images`, split.images.byteLength, STORAGE(), split.images),

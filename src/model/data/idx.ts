@@ -1,8 +1,9 @@
 /**
- * MNIST in its original IDX form (optionally gzip-compressed), for browser and Node alike.
- * File access is left to the caller (`loadMnist` takes a reader), so nothing here touches `node:*`.
+ * IDX files (MNIST's format, and Fashion-MNIST's and KMNIST's), optionally gzip-compressed, for
+ * browser and Node alike. File access is left to the caller, so nothing here touches `node:*`.
  */
 import { InputError } from '../../runtime/errors.ts';
+import { datasetFrom, type Dataset, type Normalization } from './dataset.ts';
 
 const IDX_IMAGES_MAGIC = 0x00000803; // unsigned byte, 3 dimensions
 const IDX_LABELS_MAGIC = 0x00000801; // unsigned byte, 1 dimension
@@ -16,35 +17,6 @@ export interface IdxImages {
   /** count*rows*cols bytes, image-major then row-major; a view into the input bytes, not a copy */
   pixels: Uint8Array;
 }
-
-export interface MnistSplit {
-  /** count*784 bytes, each image 28x28 row-major, 0 = background, 255 = ink */
-  images: Uint8Array;
-  /** count bytes, each 0..9 */
-  labels: Uint8Array;
-  count: number;
-}
-
-export interface Mnist {
-  train: MnistSplit;
-  test: MnistSplit;
-}
-
-/** Base names of the four files; each may be stored as `<base>.gz` or uncompressed as `<base>`. */
-export const MNIST_FILES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-} as const;
-
-/** Size and MD5 of the canonical .gz files (the ones torchvision and TensorFlow download). */
-export const MNIST_CHECKSUMS: Readonly<Record<string, { bytes: number; md5: string }>> = {
-  'train-images-idx3-ubyte.gz': { bytes: 9912422, md5: 'f68b3c2dcbeaaa9fbdd348bbdeb94873' },
-  'train-labels-idx1-ubyte.gz': { bytes: 28881, md5: 'd53e105ee54ea40749a09fcbcd1e9432' },
-  't10k-images-idx3-ubyte.gz': { bytes: 1648877, md5: '9fb629c4189551a2d022fa330f9573f3' },
-  't10k-labels-idx1-ubyte.gz': { bytes: 4542, md5: 'ec29112dd5afa0611ce80d1b7f02629c' },
-};
 
 /** Decompresses `bytes` if they start with the gzip magic (1f 8b); otherwise returns them unchanged. */
 export async function gunzipIfNeeded(bytes: Uint8Array, name: string): Promise<Uint8Array> {
@@ -109,7 +81,7 @@ function checkLength(bytes: Uint8Array, name: string, expected: number, what: st
 export function parseIdxImages(
   bytes: Uint8Array,
   name: string,
-  expect: { rows: number; cols: number } = { rows: 28, cols: 28 },
+  expect: { readonly rows: number; readonly cols: number } | null = { rows: 28, cols: 28 },
 ): IdxImages {
   if (bytes.length < 4) throw new InputError(`${name}: is not an IDX image file (only ${bytes.length} bytes)`);
   checkMagic(bytes, name, IDX_IMAGES_MAGIC, 'image');
@@ -120,7 +92,8 @@ export function parseIdxImages(
   const count = dv.getUint32(4, false);
   const rows = dv.getUint32(8, false);
   const cols = dv.getUint32(12, false);
-  if (rows !== expect.rows || cols !== expect.cols) {
+  if (rows === 0 || cols === 0) throw new InputError(`${name}: images are ${rows}x${cols}`);
+  if (expect && (rows !== expect.rows || cols !== expect.cols)) {
     throw new InputError(`${name}: images are ${rows}x${cols}, expected ${expect.rows}x${expect.cols}`);
   }
   const size = IMAGES_HEADER_BYTES + count * rows * cols;
@@ -128,8 +101,8 @@ export function parseIdxImages(
   return { count, rows, cols, pixels: bytes.subarray(IMAGES_HEADER_BYTES) };
 }
 
-/** Parses an (uncompressed) IDX1 unsigned-byte label file and checks every label is a digit 0..9. */
-export function parseIdxLabels(bytes: Uint8Array, name: string): Uint8Array {
+/** Parses an (uncompressed) IDX1 unsigned-byte label file and checks every label is a class index below `classes`. */
+export function parseIdxLabels(bytes: Uint8Array, name: string, classes = 10): Uint8Array {
   if (bytes.length < 4) throw new InputError(`${name}: is not an IDX label file (only ${bytes.length} bytes)`);
   checkMagic(bytes, name, IDX_LABELS_MAGIC, 'label');
   if (bytes.length < LABELS_HEADER_BYTES) {
@@ -140,56 +113,51 @@ export function parseIdxLabels(bytes: Uint8Array, name: string): Uint8Array {
   const labels = bytes.subarray(LABELS_HEADER_BYTES);
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i]!;
-    if (label > 9) throw new InputError(`${name}: label ${i} is ${label}, expected a digit 0..9`);
+    if (label >= classes) {
+      throw new InputError(
+        `${name}: label ${i} is ${label}, expected ${classes === 10 ? 'a digit 0..9' : `a class index in 0..${classes - 1}`}`,
+      );
+    }
   }
   return labels;
 }
 
-/** Reads `<base>.gz`, falling back to `<base>`; returns the name actually read and its (decompressed) bytes. */
-async function readEither(
-  read: (fileName: string) => Promise<Uint8Array | null>,
-  base: string,
-  where: string,
-): Promise<{ file: string; bytes: Uint8Array }> {
-  for (const file of [`${base}.gz`, base]) {
-    const raw = await read(file);
-    if (raw !== null) return { file, bytes: await gunzipIfNeeded(raw, file) };
-  }
-  throw new InputError(`MNIST file not found: looked for ${base}(.gz) in ${where}`);
-}
-
-async function loadSplit(
-  read: (fileName: string) => Promise<Uint8Array | null>,
-  where: string,
-  split: string,
-  imagesBase: string,
-  labelsBase: string,
-): Promise<MnistSplit> {
-  // Settle both before reporting, so which error surfaces does not depend on timing.
-  const [imagesFile, labelsFile] = await Promise.allSettled([readEither(read, imagesBase, where), readEither(read, labelsBase, where)]);
-  if (imagesFile.status === 'rejected') throw imagesFile.reason;
-  if (labelsFile.status === 'rejected') throw labelsFile.reason;
-  const images = parseIdxImages(imagesFile.value.bytes, imagesFile.value.file);
-  const labels = parseIdxLabels(labelsFile.value.bytes, labelsFile.value.file);
-  if (images.count !== labels.length) {
-    throw new InputError(
-      `MNIST ${split} split: ${imagesFile.value.file} has ${images.count} images but ${labelsFile.value.file} has ${labels.length} labels`,
-    );
-  }
-  return { images: images.pixels, labels, count: images.count };
+export interface IdxDatasetOptions {
+  /** names the data set in errors; default the images file's name */
+  readonly name?: string;
+  /** the class count (labels must be below it); default 10 */
+  readonly classes?: number;
+  /** image size every image must have; default any */
+  readonly shape?: { readonly rows: number; readonly cols: number };
+  /** given, or computed from the images (mean/std over all pixels scaled to [0, 1]) */
+  readonly normalization?: Normalization;
 }
 
 /**
- * Loads the four MNIST files through `read` (which returns null for a file that is not there),
- * preferring `<base>.gz` over `<base>`. `where` names the place looked in, for error messages.
- * Counts are not forced to 60000/10000, so subsets load too.
+ * A data set from an IDX image file and its IDX label file (each raw or gzip-compressed): u8
+ * features, one image per sample, flattened row-major.
  */
-export async function loadMnist(read: (fileName: string) => Promise<Uint8Array | null>, where: string): Promise<Mnist> {
-  const [train, test] = await Promise.allSettled([
-    loadSplit(read, where, 'train', MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
-    loadSplit(read, where, 'test', MNIST_FILES.testImages, MNIST_FILES.testLabels),
+export async function idxDataset(
+  images: { readonly name: string; readonly bytes: Uint8Array },
+  labels: { readonly name: string; readonly bytes: Uint8Array },
+  o: IdxDatasetOptions = {},
+): Promise<Dataset> {
+  const [imageBytes, labelBytes] = await Promise.all([
+    gunzipIfNeeded(images.bytes, images.name),
+    gunzipIfNeeded(labels.bytes, labels.name),
   ]);
-  if (train.status === 'rejected') throw train.reason;
-  if (test.status === 'rejected') throw test.reason;
-  return { train: train.value, test: test.value };
+  const parsed = o.shape ? parseIdxImages(imageBytes, images.name, o.shape) : parseIdxImages(imageBytes, images.name, null);
+  const classes = o.classes ?? 10;
+  const labelValues = parseIdxLabels(labelBytes, labels.name, classes);
+  if (parsed.count !== labelValues.length) {
+    throw new InputError(`${images.name} has ${parsed.count} images but ${labels.name} has ${labelValues.length} labels`);
+  }
+  return datasetFrom({
+    name: o.name ?? images.name,
+    features: parsed.pixels,
+    labels: labelValues,
+    featureCount: parsed.rows * parsed.cols,
+    classes,
+    ...(o.normalization ? { normalization: o.normalization } : {}),
+  });
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../runtime/errors.ts';
 import { writeFileAtomic } from '../io/atomic-file.ts';
-import { loadMnist, MNIST_CHECKSUMS, type Mnist } from './idx.ts';
+import { loadMnist, MNIST_CHECKSUMS, type MnistLike, type MnistOptions } from './mnist.ts';
 
 export const DEFAULT_MNIST_URL = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
 
@@ -18,20 +18,27 @@ function firstLine(err: unknown): string {
   return message.split('\n')[0] ?? message;
 }
 
-/** Loads the four MNIST files (each `.gz` or uncompressed) from `dir`. */
-export async function loadMnistDir(dir: string): Promise<Mnist> {
-  return loadMnist(async (fileName) => {
-    const path = join(dir, fileName);
-    try {
-      const buffer = await readFile(path);
-      // A plain Uint8Array view, so callers never see Buffer's differing slice() semantics.
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw new InputError(`${path}: cannot read (${firstLine(err)})`, { cause: err });
-    }
-  }, dir);
+/**
+ * Loads the four MNIST-layout IDX files (each `.gz` or uncompressed) from `dir` (default:
+ * $MNIST_DIR, else data/mnist): MNIST, Fashion-MNIST or KMNIST.
+ */
+export async function loadMnistDir(dir: string = resolveDataDir(), options: MnistOptions = {}): Promise<MnistLike> {
+  return loadMnist(
+    async (fileName) => {
+      const path = join(dir, fileName);
+      try {
+        const buffer = await readFile(path);
+        // A plain Uint8Array view, so callers never see Buffer's differing slice() semantics.
+        return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw new InputError(`${path}: cannot read (${firstLine(err)})`, { cause: err });
+      }
+    },
+    dir,
+    options,
+  );
 }
 
 /**

@@ -1,0 +1,101 @@
+/**
+ * The trainer's settings, from the public `TrainerOptions` to the checked, complete `TrainConfig`
+ * the rest of the trainer reads (and a checkpoint records the part of that a resumed run must share).
+ */
+import { InputError } from '../../runtime/errors.ts';
+import type { Gpu } from '../../runtime/device.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { Tensor } from '../io/safetensors.ts';
+import { checkModel, type ModelSpec } from '../model.ts';
+import { DEFAULT_TUNING, tuningFor, type Tuning } from '../network.ts';
+import { checkOptimizer, type Optimizer } from '../optimizers.ts';
+
+export interface TrainConfig {
+  readonly layers: readonly number[];
+  readonly optimizer: Optimizer;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly shuffle: boolean;
+  /** the update fused into the weight-gradient kernels (default) or as one pass over all parameters */
+  readonly fusedUpdate: boolean;
+  /** optimizer steps encoded into one command buffer; each submit ends with a copy of its losses for readback */
+  readonly stepsPerSubmit: number;
+  /** command buffers allowed in flight before the CPU waits for the oldest one's losses */
+  readonly maxInFlight: number;
+  readonly evalBatchSize: number;
+  readonly tuning: Tuning;
+}
+
+export interface TrainerOptions {
+  readonly model: ModelSpec;
+  readonly optimizer: Optimizer;
+  readonly train: Dataset;
+  /** evaluated after every epoch by fit(), and by evaluate() */
+  readonly test?: Dataset;
+  /** default 64; a batch larger than the training set is clamped to it (one batch an epoch, as PyTorch's DataLoader) */
+  readonly batchSize?: number;
+  /** seeds the initial weights (when no `init` is given) and the shuffle; default 1 */
+  readonly seed?: number;
+  /** reshuffle the training set every epoch (default); false: batch i is samples [i·B, (i+1)·B) */
+  readonly shuffle?: boolean;
+  /** starting weights: safetensors bytes or a state dict with PyTorch's names (l1.weight [out, in], l1.bias, …) */
+  readonly init?: Uint8Array | ReadonlyMap<string, Tensor>;
+  /** names `init` in error messages */
+  readonly initName?: string;
+  /** advanced: steps per command buffer (default 64, 8 on software adapters) */
+  readonly stepsPerSubmit?: number;
+  /** advanced: command buffers in flight before the CPU waits (default 3, 2 on software adapters) */
+  readonly maxInFlight?: number;
+  /** advanced: false runs the optimizer as its own pass (the reference path) */
+  readonly fusedUpdate?: boolean;
+  /** advanced: test samples per evaluation dispatch (default 1000) */
+  readonly evalBatchSize?: number;
+  /** advanced: kernel shapes instead of the adapter's default */
+  readonly tuning?: Tuning;
+}
+
+export const DEFAULT_BATCH_SIZE = 64;
+export const DEFAULT_SEED = 1;
+
+export function positiveInteger(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new InputError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export function checkSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new InputError(`seed must be an integer in [0, 2^32), got ${seed}`);
+  return seed;
+}
+
+/** The complete configuration for `gpu`: software adapters get short submits so progress stays live. */
+export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
+  if (typeof o !== 'object' || o === null) throw new InputError('Trainer.create takes an options object');
+  const model = checkModel(o.model);
+  const optimizer = checkOptimizer(o.optimizer);
+  const software = gpu.adapter.isFallback;
+  const config: TrainConfig = {
+    layers: model.layers,
+    optimizer,
+    // PyTorch's DataLoader gives one (short) batch an epoch when the batch is larger than the data.
+    batchSize: Math.min(positiveInteger('batch size', o.batchSize ?? DEFAULT_BATCH_SIZE), o.train?.count ?? Infinity),
+    seed: checkSeed(o.seed ?? DEFAULT_SEED),
+    shuffle: o.shuffle ?? true,
+    fusedUpdate: o.fusedUpdate ?? true,
+    stepsPerSubmit: positiveInteger('steps per submit', o.stepsPerSubmit ?? (software ? 8 : 64)),
+    maxInFlight: positiveInteger('max in flight', o.maxInFlight ?? (software ? 2 : 3)),
+    evalBatchSize: positiveInteger('eval batch size', o.evalBatchSize ?? 1000),
+    tuning: o.tuning ?? (gpu.adapter ? tuningFor(gpu.adapter) : DEFAULT_TUNING),
+  };
+  return config;
+}
+
+/** The model must read the data set's features and name its classes. */
+export function checkFits(layers: readonly number[], d: Dataset): void {
+  if (layers[0] !== d.featureCount) {
+    throw new InputError(`the model takes ${layers[0]} inputs, but ${d.name} has ${d.featureCount} features per sample`);
+  }
+  if (layers.at(-1) !== d.classes) {
+    throw new InputError(`the model has ${layers.at(-1)} outputs, but ${d.name} has ${d.classes} classes`);
+  }
+}
