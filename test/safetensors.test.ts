@@ -209,6 +209,43 @@ describe('safetensors corrupt files', () => {
     );
   });
 
+  // Found by test/fuzz.test.ts: tensors could share bytes, so a file naming the same data many times
+  // over made the decoder allocate a copy for each, far beyond the file's size.
+  it('tensors that share bytes', async () => {
+    const aliases = Array.from({ length: 3 }, (_, i) => `"a${i}":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}`);
+    await expectInputError(
+      () => decodeSafetensors(handBuilt(`{${aliases.join(',')}}`, f32le(1, 2)), name),
+      `${name}: tensor a1 (data_offsets [0,8]) overlaps tensor a0 ([0,8])`,
+    );
+    await expectInputError(
+      () =>
+        decodeSafetensors(
+          handBuilt(
+            '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+            f32le(1, 2),
+          ),
+          name,
+        ),
+      'tensor b (data_offsets [4,8]) overlaps tensor a ([0,8])',
+    );
+    // Back to back, and empty tensors at a boundary, are fine.
+    const ok = handBuilt(
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+      f32le(1, 2),
+    );
+    expect([...decodeSafetensors(ok, name).tensors.keys()]).toEqual(['a', 'e', 'b']);
+  });
+
+  // Found by test/fuzz.test.ts: a tensor name of any length went into the message whole.
+  it('cuts long tensor names in messages', async () => {
+    const long = 'x'.repeat(5000);
+    const err = await expectInputError(
+      () => decodeSafetensors(handBuilt(`{"${long}":[1]}`, f32le(1, 2)), name),
+      'x... (5000 characters) is not an object',
+    );
+    expect(err.message.length).toBeLessThan(200);
+  });
+
   it('unsupported dtypes', async () => {
     for (const dtype of ['F16', 'BF16', 'I64', 'U8', 'toString', '__proto__']) {
       await expectInputError(
