@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
 import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
+import { checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import { paramLayout } from '../src/model/layout.ts';
+import { DEFAULT_CONFIG } from '../src/model/trainer.ts';
 import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
 import { expectInputError } from './helpers.ts';
 
@@ -310,6 +313,24 @@ describe('checkStateDict', () => {
     await expectInputError(() => checkStateDict(tensors, MLP, name), name, 'unexpected tensor l4.weight');
   });
 
+  // Issue 11: a NaN weight trained silently (the loss stayed finite while the weights rotted).
+  it('non-finite values, naming the tensor and flat index', async () => {
+    for (const [bad, text] of [
+      [Number.NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      [-Infinity, '-Infinity'],
+    ] as const) {
+      const tensors = full();
+      tensors.get('l3.weight')!.data[1234] = bad;
+      await expectInputError(() => checkStateDict(tensors, MLP, name), `${name}: l3.weight[1234] is ${text}`);
+    }
+    const tensors = full();
+    tensors.get('l1.bias')!.data[0] = Number.NaN;
+    tensors.get('l3.weight')!.data[0] = Number.NaN;
+    // The first one in the file's order.
+    await expectInputError(() => checkStateDict(tensors, MLP, name), `${name}: l1.bias[0] is NaN`);
+  });
+
   it('works on a decoded file end to end', async () => {
     const decoded = decodeSafetensors(encodeSafetensors(full()), name);
     checkStateDict(decoded.tensors, MLP, name);
@@ -381,5 +402,39 @@ describe('writeFileAtomic', () => {
     expect(new Uint8Array(await readFile(target))).toEqual(old);
     expect(await tempFilesIn(dir)).toEqual([]);
     expect(decodeSafetensors(new Uint8Array(await readFile(target)), target).metadata).toEqual({ step: '1' });
+  });
+});
+
+describe('decodeCheckpoint', () => {
+  const name = 'checkpoint.safetensors';
+  const layers = [3, 2, 2];
+  const config = checkpointConfig({ ...DEFAULT_CONFIG, layers });
+  const layout = paramLayout(layers);
+  const state = () => ({
+    layers,
+    weights: randomTensor([layout.totalFloats], 1).data,
+    velocity: randomTensor([layout.totalFloats], 2).data,
+    epoch: 1,
+    stepInEpoch: 2,
+    globalStep: 3,
+    epochRngState: Uint32Array.of(1, 2, 3, 4),
+  });
+
+  it('round-trips', () => {
+    const decoded = decodeCheckpoint(encodeCheckpoint(state(), config), name);
+    expect(decoded.config).toEqual(config);
+    expect(decoded.state.weights).toEqual(
+      state().weights.map((v, i) => (layout.tensors.some((t) => i >= t.offset && i < t.offset + t.size) ? v : 0)),
+    );
+  });
+
+  // Issue 11: non-finite weights or momentum are refused, named as in the file.
+  it('non-finite weights or momentum', async () => {
+    const s = state();
+    s.weights[layout.tensors[2]!.offset + 1] = Number.NaN;
+    await expectInputError(() => decodeCheckpoint(encodeCheckpoint(s, config), name), `${name}: l2.weight[1] is NaN`);
+    const v = state();
+    v.velocity[layout.tensors[1]!.offset] = -Infinity;
+    await expectInputError(() => decodeCheckpoint(encodeCheckpoint(v, config), name), `${name}: momentum.l1.bias[0] is -Infinity`);
   });
 });

@@ -1,6 +1,6 @@
 import { InputError } from '../../runtime/errors.ts';
 import { paramLayout, stateDictFromFlat, flatFromStateDict } from '../layout.ts';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
+import { checkFinite, decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
 import type { TrainConfig, TrainerState } from '../trainer.ts';
 
 /** The settings a resumed run must share with the run that wrote the checkpoint. */
@@ -61,6 +61,8 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): { state: Trai
   if (rng.length !== 4 || rng.some((w) => !Number.isSafeInteger(w) || w < 0 || w > 0xffffffff)) {
     throw new InputError(`${name}: malformed checkpoint RNG state`);
   }
+  // By the names in the file (momentum.l1.weight), before they are split into weights and momentum.
+  checkFinite(tensors, name);
   const layout = paramLayout(config.layers);
   const weights = new Map<string, Tensor>();
   const momentum = new Map<string, Tensor>();

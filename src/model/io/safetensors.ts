@@ -212,8 +212,25 @@ function readValues(data: Uint8Array, begin: number, count: number, dtype: strin
 }
 
 /**
- * Checks a decoded state dict has exactly the expected tensors with the expected shapes;
- * throws InputError naming `name` and the first problem (missing, wrong shape, or unexpected tensor).
+ * Throws InputError naming the tensor and flat index of the first NaN or ±Inf, as in
+ * `w.safetensors: l3.weight[1234] is NaN`. Weights loaded from a file must be finite: a NaN weight
+ * would not show in the loss (a ReLU can hide it) but spread through every update.
+ */
+export function checkFinite(tensors: Map<string, Tensor>, name: string): void {
+  for (const [tensorName, t] of tensors) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      // v - v is 0 for every finite value and NaN for NaN and ±Inf: one comparison in the common case.
+      if (v - v !== 0) throw new InputError(`${name}: ${show(tensorName)}[${i}] is ${String(v)}`);
+    }
+  }
+}
+
+/**
+ * Checks a decoded state dict has exactly the expected tensors with the expected shapes, all finite;
+ * throws InputError naming `name` and the first problem (missing, wrong shape, unexpected tensor, or a
+ * NaN or ±Inf value).
  */
 export function checkStateDict(tensors: Map<string, Tensor>, expected: { name: string; shape: number[] }[], name: string): void {
   const expectedList = expected.map((e) => `${show(e.name)} ${formatShape(e.shape)}`).join(', ');
@@ -233,4 +250,5 @@ export function checkStateDict(tensors: Map<string, Tensor>, expected: { name: s
       throw new InputError(`${name}: unexpected tensor ${show(tensorName)} (expected only ${expectedList})`);
     }
   }
+  checkFinite(tensors, name);
 }
