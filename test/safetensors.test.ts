@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
 import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
-import { checkpointConfig, decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointConfig } from '../src/model/io/checkpoint.ts';
 import { paramLayout } from '../src/model/layout.ts';
-import { DEFAULT_CONFIG } from '../src/model/trainer.ts';
 import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
 import { expectInputError } from './helpers.ts';
 
@@ -408,7 +407,7 @@ describe('writeFileAtomic', () => {
 describe('decodeCheckpoint', () => {
   const name = 'checkpoint.safetensors';
   const layers = [3, 2, 2];
-  const config = checkpointConfig({ ...DEFAULT_CONFIG, layers });
+  const config: CheckpointConfig = { layers, batchSize: 64, lr: 0.01, momentum: 0.5, weightDecay: 0, seed: 1, shuffle: true };
   const layout = paramLayout(layers);
   const state = () => ({
     layers,
@@ -419,6 +418,11 @@ describe('decodeCheckpoint', () => {
     globalStep: 3,
     epochRngState: Uint32Array.of(1, 2, 3, 4),
   });
+  /** A checkpoint whose config metadata is `text`. */
+  const withConfig = (text: string) => {
+    const good = decodeSafetensors(encodeCheckpoint(state(), config), name);
+    return encodeSafetensors(good.tensors, { ...good.metadata, config: text });
+  };
 
   it('round-trips', () => {
     const decoded = decodeCheckpoint(encodeCheckpoint(state(), config), name);
@@ -426,6 +430,36 @@ describe('decodeCheckpoint', () => {
     expect(decoded.state.weights).toEqual(
       state().weights.map((v, i) => (layout.tensors.some((t) => i >= t.offset && i < t.offset + t.size) ? v : 0)),
     );
+  });
+
+  // Found by test/fuzz.test.ts: a config that was JSON but not an object with a list of layers failed
+  // with a TypeError inside paramLayout.
+  it('a config that is not an object with layers', async () => {
+    for (const text of ['null', '[]', '"x"', '{}', '{"layers":null}', '{"layers":"abc"}']) {
+      await expectInputError(() => decodeCheckpoint(withConfig(text), name), `${name}: malformed checkpoint config`);
+    }
+    const { layers: _, ...rest } = config;
+    await expectInputError(
+      () => decodeCheckpoint(withConfig(JSON.stringify({ ...rest, layers: [3, 0] })), name),
+      'layers is not a list of at least two positive integers',
+    );
+    await expectInputError(() => decodeCheckpoint(withConfig(JSON.stringify({ ...config, lr: '0.1' })), name), 'lr is not a finite number');
+    await expectInputError(
+      () => decodeCheckpoint(withConfig(JSON.stringify({ ...config, shuffle: 1 })), name),
+      'shuffle is not true or false',
+    );
+  });
+
+  // Found by test/fuzz.test.ts: keys the engine never writes came back in the config, and the CLI merges
+  // that config into the run's, so a file could set e.g. the GPU tuning or the eval batch size unchecked.
+  it('a config with keys the engine does not write', async () => {
+    for (const key of ['tuning', 'evalBatchSize', '__proto__']) {
+      const text = JSON.stringify(config).replace(/^\{/, `{${JSON.stringify(key)}:{},`);
+      await expectInputError(
+        () => decodeCheckpoint(withConfig(text), name),
+        `${name}: malformed checkpoint config: unexpected key "${key}"`,
+      );
+    }
   });
 
   // Issue 11: non-finite weights or momentum are refused, named as in the file.
