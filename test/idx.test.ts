@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gunzipIfNeeded, idxDataset, parseIdxImages, parseIdxLabels } from '../src/model/data/idx.ts';
+import { gunzipIfNeeded, idxDataset, MAX_GUNZIP_BYTES, parseIdxImages, parseIdxLabels } from '../src/model/data/idx.ts';
 import { loadMnist, MNIST_CHECKSUMS, MNIST_FILES, MNIST_NORMALIZATION, type MnistLike } from '../src/model/data/mnist.ts';
 import { loadMnistDir, resolveDataDir, verifyMnistFile } from '../src/model/data/mnist-node.ts';
 import { expectInputError } from './helpers.ts';
@@ -107,6 +107,18 @@ describe('gunzipIfNeeded', () => {
   it('decompresses gzip', async () => {
     const raw = idxImages(50);
     expect(await gunzipIfNeeded(gzipSync(raw), 'x.gz')).toEqual(raw);
+  });
+
+  // Found by test/fuzz.test.ts: a gzip bomb (here 10 KB that inflate to 10 MB) was decompressed in full,
+  // so a small file could fill memory; now decompression stops at a limit.
+  it('stops a stream that decompresses past the limit', async () => {
+    const bomb = gzipSync(new Uint8Array(10 << 20), { level: 9 });
+    expect(bomb.length).toBeLessThan(20_000);
+    await expectInputError(() => gunzipIfNeeded(bomb, 'bomb.gz', 1 << 20), 'bomb.gz: decompresses to more than 1048576 bytes');
+    expect((await gunzipIfNeeded(bomb, 'bomb.gz', 10 << 20)).length).toBe(10 << 20);
+    // The default leaves room for any 28x28 IDX set (MNIST's train images: 47 MB) but not for a bomb's gigabytes.
+    expect(MAX_GUNZIP_BYTES).toBeGreaterThan(16 + 60000 * 784);
+    expect(MAX_GUNZIP_BYTES).toBeLessThanOrEqual(2 ** 30);
   });
 });
 

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InputError } from '../src/runtime/errors.ts';
 import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
+import { sgd } from '../src/model/optimizers.ts';
+import type { CheckpointConfig } from '../src/model/trainer/state.ts';
+import { paramLayout } from '../src/model/layout.ts';
 import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
 import { expectInputError } from './helpers.ts';
 
@@ -209,6 +213,43 @@ describe('safetensors corrupt files', () => {
     );
   });
 
+  // Found by test/fuzz.test.ts: tensors could share bytes, so a file naming the same data many times
+  // over made the decoder allocate a copy for each, far beyond the file's size.
+  it('tensors that share bytes', async () => {
+    const aliases = Array.from({ length: 3 }, (_, i) => `"a${i}":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}`);
+    await expectInputError(
+      () => decodeSafetensors(handBuilt(`{${aliases.join(',')}}`, f32le(1, 2)), name),
+      `${name}: tensor a1 (data_offsets [0,8]) overlaps tensor a0 ([0,8])`,
+    );
+    await expectInputError(
+      () =>
+        decodeSafetensors(
+          handBuilt(
+            '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+            f32le(1, 2),
+          ),
+          name,
+        ),
+      'tensor b (data_offsets [4,8]) overlaps tensor a ([0,8])',
+    );
+    // Back to back, and empty tensors at a boundary, are fine.
+    const ok = handBuilt(
+      '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+      f32le(1, 2),
+    );
+    expect([...decodeSafetensors(ok, name).tensors.keys()]).toEqual(['a', 'e', 'b']);
+  });
+
+  // Found by test/fuzz.test.ts: a tensor name of any length went into the message whole.
+  it('cuts long tensor names in messages', async () => {
+    const long = 'x'.repeat(5000);
+    const err = await expectInputError(
+      () => decodeSafetensors(handBuilt(`{"${long}":[1]}`, f32le(1, 2)), name),
+      'x... (5000 characters) is not an object',
+    );
+    expect(err.message.length).toBeLessThan(200);
+  });
+
   it('unsupported dtypes', async () => {
     for (const dtype of ['F16', 'BF16', 'I64', 'U8', 'toString', '__proto__']) {
       await expectInputError(
@@ -271,6 +312,24 @@ describe('checkStateDict', () => {
     const tensors = full();
     tensors.set('l4.weight', randomTensor([1], 1));
     await expectInputError(() => checkStateDict(tensors, MLP, name), name, 'unexpected tensor l4.weight');
+  });
+
+  // Issue 11: a NaN weight trained silently (the loss stayed finite while the weights rotted).
+  it('non-finite values, naming the tensor and flat index', async () => {
+    for (const [bad, text] of [
+      [Number.NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      [-Infinity, '-Infinity'],
+    ] as const) {
+      const tensors = full();
+      tensors.get('l3.weight')!.data[1234] = bad;
+      await expectInputError(() => checkStateDict(tensors, MLP, name), `${name}: l3.weight[1234] is ${text}`);
+    }
+    const tensors = full();
+    tensors.get('l1.bias')!.data[0] = Number.NaN;
+    tensors.get('l3.weight')!.data[0] = Number.NaN;
+    // The first one in the file's order.
+    await expectInputError(() => checkStateDict(tensors, MLP, name), `${name}: l1.bias[0] is NaN`);
   });
 
   it('works on a decoded file end to end', async () => {
@@ -344,5 +403,77 @@ describe('writeFileAtomic', () => {
     expect(new Uint8Array(await readFile(target))).toEqual(old);
     expect(await tempFilesIn(dir)).toEqual([]);
     expect(decodeSafetensors(new Uint8Array(await readFile(target)), target).metadata).toEqual({ step: '1' });
+  });
+});
+
+describe('decodeCheckpoint', () => {
+  const name = 'checkpoint.safetensors';
+  const layers = [3, 2, 2];
+  const config: CheckpointConfig = { layers, optimizer: sgd({ lr: 0.01, momentum: 0.5 }), batchSize: 64, seed: 1, shuffle: true };
+  const layout = paramLayout(layers);
+  const state = () => ({
+    layers,
+    weights: randomTensor([layout.totalFloats], 1).data,
+    optimizerState: [randomTensor([layout.totalFloats], 2).data],
+    epoch: 1,
+    stepInEpoch: 2,
+    globalStep: 3,
+    epochRngState: Uint32Array.of(1, 2, 3, 4),
+  });
+  /** A checkpoint whose config metadata is `text`. */
+  const withConfig = (text: string) => {
+    const good = decodeSafetensors(encodeCheckpoint(state(), config), name);
+    return encodeSafetensors(good.tensors, { ...good.metadata, config: text });
+  };
+
+  it('round-trips', () => {
+    const decoded = decodeCheckpoint(encodeCheckpoint(state(), config), name);
+    expect(decoded.config).toEqual(config);
+    expect(decoded.state.weights).toEqual(
+      state().weights.map((v, i) => (layout.tensors.some((t) => i >= t.offset && i < t.offset + t.size) ? v : 0)),
+    );
+  });
+
+  // Found by test/fuzz.test.ts: a config that was JSON but not an object with a list of layers failed
+  // with a TypeError inside paramLayout.
+  it('a config that is not an object with layers', async () => {
+    for (const text of ['null', '[]', '"x"', '{}', '{"layers":null}', '{"layers":"abc"}']) {
+      await expectInputError(() => decodeCheckpoint(withConfig(text), name), `${name}: malformed checkpoint config`);
+    }
+    const { layers: _, ...rest } = config;
+    await expectInputError(
+      () => decodeCheckpoint(withConfig(JSON.stringify({ ...rest, layers: [3, 0] })), name),
+      'layers is not a list of at least two positive integers',
+    );
+    await expectInputError(
+      () => decodeCheckpoint(withConfig(JSON.stringify({ ...config, optimizer: { ...config.optimizer, lr: '0.1' } })), name),
+      'learning rate must be a finite positive number',
+    );
+    await expectInputError(
+      () => decodeCheckpoint(withConfig(JSON.stringify({ ...config, shuffle: 1 })), name),
+      'shuffle is not true or false',
+    );
+  });
+
+  // Found by test/fuzz.test.ts: keys the engine never writes came back in the config, and the CLI merges
+  // that config into the run's, so a file could set e.g. the GPU tuning or the eval batch size unchecked.
+  it('a config with keys the engine does not write', async () => {
+    for (const key of ['tuning', 'evalBatchSize', '__proto__']) {
+      const text = JSON.stringify(config).replace(/^\{/, `{${JSON.stringify(key)}:{},`);
+      await expectInputError(
+        () => decodeCheckpoint(withConfig(text), name),
+        `${name}: malformed checkpoint config: unexpected key "${key}"`,
+      );
+    }
+  });
+
+  // Issue 11: non-finite weights or momentum are refused, named as in the file.
+  it('non-finite weights or momentum', async () => {
+    const s = state();
+    s.weights[layout.tensors[2]!.offset + 1] = Number.NaN;
+    await expectInputError(() => decodeCheckpoint(encodeCheckpoint(s, config), name), `${name}: l2.weight[1] is NaN`);
+    const v = state();
+    v.optimizerState[0]![layout.tensors[1]!.offset] = -Infinity;
+    await expectInputError(() => decodeCheckpoint(encodeCheckpoint(v, config), name), `${name}: momentum.l1.bias[0] is -Infinity`);
   });
 });

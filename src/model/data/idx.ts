@@ -18,8 +18,16 @@ export interface IdxImages {
   pixels: Uint8Array;
 }
 
+/**
+ * The most a gzip file may decompress to. Deflate reaches ~1000:1, so a 10 MB file can claim 10 GB and
+ * nothing in the stream bounds it beforehand (the ISIZE trailer is just another field a file can forge),
+ * so decompression stops here instead. 1 GiB is well above any 28x28 IDX set (MNIST's train images are
+ * 47 MB, EMNIST ByClass's 547 MB) and still small enough to hold.
+ */
+export const MAX_GUNZIP_BYTES = 2 ** 30;
+
 /** Decompresses `bytes` if they start with the gzip magic (1f 8b); otherwise returns them unchanged. */
-export async function gunzipIfNeeded(bytes: Uint8Array, name: string): Promise<Uint8Array> {
+export async function gunzipIfNeeded(bytes: Uint8Array, name: string, maxBytes = MAX_GUNZIP_BYTES): Promise<Uint8Array> {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   const stream = new DecompressionStream('gzip');
   const writer = stream.writable.getWriter();
@@ -31,17 +39,25 @@ export async function gunzipIfNeeded(bytes: Uint8Array, name: string): Promise<U
   const reader = stream.readable.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let tooLarge = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
       total += value.length;
+      if (total > maxBytes) {
+        tooLarge = true;
+        // Stops the decompressor; the pending write then rejects, which `written.catch` above absorbs.
+        await reader.cancel();
+        break;
+      }
+      chunks.push(value);
     }
-    await written;
+    if (!tooLarge) await written;
   } catch (err) {
     throw new InputError(`${name}: corrupt or truncated gzip data`, { cause: err });
   }
+  if (tooLarge) throw new InputError(`${name}: decompresses to more than ${maxBytes} bytes; not a data set file?`);
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let at = 0;

@@ -5,9 +5,9 @@
  */
 import { InputError } from '../../runtime/errors.ts';
 import { flatFromStateDict, paramLayout, stateDictFromFlat } from '../layout.ts';
-import { checkOptimizer, sgd } from '../optimizers.ts';
+import { checkOptimizer, sgd, type Optimizer } from '../optimizers.ts';
 import { optimizerStateNames, type CheckpointConfig, type TrainerState } from '../trainer/state.ts';
-import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
+import { checkFinite, decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 const FORMAT = 'webgpu-mnist-checkpoint/2';
@@ -32,31 +32,53 @@ export function encodeCheckpoint(state: TrainerState, config: CheckpointConfig):
   });
 }
 
+/** The keys a checkpoint's config may have: a Record, so that a key added to CheckpointConfig and not here fails to compile. */
+const CONFIG_KEYS: Readonly<Record<keyof CheckpointConfig, true>> = {
+  layers: true,
+  optimizer: true,
+  batchSize: true,
+  seed: true,
+  shuffle: true,
+};
+/** Format 1 kept SGD's hyper-parameters at the top level. */
+const FORMAT_1_KEYS = new Set(['layers', 'batchSize', 'lr', 'momentum', 'weightDecay', 'seed', 'shuffle']);
+
+/**
+ * The config stored in a checkpoint, checked field by field; only CheckpointConfig's keys come back,
+ * so a key a forged file added never reaches the GPU set-up, and a mistyped one is an InputError.
+ */
 function readConfig(metadata: Record<string, string>, name: string): CheckpointConfig {
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   try {
-    raw = JSON.parse(metadata.config ?? '') as Record<string, unknown>;
+    raw = JSON.parse(metadata.config ?? '');
   } catch {
     throw new InputError(`${name}: malformed checkpoint config`);
   }
-  if (typeof raw !== 'object' || raw === null) throw new InputError(`${name}: malformed checkpoint config`);
-  try {
-    const optimizer =
-      metadata.format === FORMAT_1
-        ? sgd({ lr: raw.lr as number, momentum: raw.momentum as number, weightDecay: raw.weightDecay as number })
-        : checkOptimizer(raw.optimizer);
-    const layers = raw.layers as number[];
-    if (!Array.isArray(layers)) throw new InputError('no layers');
-    paramLayout(layers);
-    const batchSize = raw.batchSize as number;
-    const seed = raw.seed as number;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || !Number.isSafeInteger(seed) || typeof raw.shuffle !== 'boolean') {
-      throw new InputError('bad batch size, seed or shuffle');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(`${name}: malformed checkpoint config`);
+  const fields = raw as Record<string, unknown>;
+  const v1 = metadata.format === FORMAT_1;
+  for (const key of Object.keys(fields)) {
+    if (v1 ? !FORMAT_1_KEYS.has(key) : !Object.hasOwn(CONFIG_KEYS, key)) {
+      throw new InputError(`${name}: malformed checkpoint config: unexpected key ${JSON.stringify(key).slice(0, 40)}`);
     }
-    return { layers: [...layers], optimizer, batchSize, seed, shuffle: raw.shuffle };
-  } catch (error) {
-    throw new InputError(`${name}: malformed checkpoint config (${error instanceof Error ? error.message : String(error)})`);
   }
+  const bad = (key: string, what: string) => new InputError(`${name}: malformed checkpoint config: ${key} is not ${what}`);
+  const { layers, batchSize, seed, shuffle } = fields;
+  const positiveInteger = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (!Array.isArray(layers) || layers.length < 2 || !layers.every(positiveInteger))
+    throw bad('layers', 'a list of at least two positive integers');
+  if (!positiveInteger(batchSize)) throw bad('batchSize', 'a positive integer');
+  if (!Number.isSafeInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) throw bad('seed', 'an integer in [0, 2^32)');
+  if (typeof shuffle !== 'boolean') throw bad('shuffle', 'true or false');
+  let optimizer: Optimizer;
+  try {
+    optimizer = v1
+      ? sgd({ lr: fields.lr as number, momentum: fields.momentum as number, weightDecay: fields.weightDecay as number })
+      : checkOptimizer(fields.optimizer);
+  } catch (error) {
+    throw new InputError(`${name}: malformed checkpoint config: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { layers: [...(layers as number[])], optimizer, batchSize, seed: seed as number, shuffle };
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, name: string): { state: TrainerState; config: CheckpointConfig } {
@@ -73,6 +95,8 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): { state: Trai
   if (rng.length !== 4 || rng.some((w) => !Number.isSafeInteger(w) || w < 0 || w > 0xffffffff)) {
     throw new InputError(`${name}: malformed checkpoint RNG state`);
   }
+  // By the names in the file (momentum.l1.weight), before they are split into weights and momentum.
+  checkFinite(tensors, name);
   const layout = paramLayout(config.layers);
   const names = optimizerStateNames(config.optimizer);
   const weights = new Map<string, Tensor>();

@@ -36,11 +36,16 @@ function isShape(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
-/** A name from a file, quoted only if it would break the one-line message. */
+/** Names from a file are cut to this many characters in messages, which stay one short line. */
+const MAX_SHOWN_NAME = 80;
+
+/** A name from a file, quoted only if it would break the one-line message, and cut if it is long. */
 function show(name: string): string {
   // Control characters are exactly what this looks for.
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? JSON.stringify(name) : name;
+  const shown = /[\u0000-\u001f\u007f\u2028\u2029]/.test(name) ? JSON.stringify(name) : name;
+  // A file can name a tensor with a megabyte of text; the message needs only enough of it to recognise.
+  return shown.length > MAX_SHOWN_NAME ? `${shown.slice(0, MAX_SHOWN_NAME)}... (${name.length} characters)` : shown;
 }
 
 /** One line, short: error details from JSON.parse may quote the input, newlines and all. */
@@ -145,7 +150,8 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: M
   }
 
   const data = bytes.subarray(8 + n);
-  const parsed: { name: string; begin: number; tensor: Tensor }[] = [];
+  // Every entry is checked against the bytes actually there before anything is allocated.
+  const entries: { name: string; begin: number; end: number; shape: number[]; count: number; dtype: string }[] = [];
   for (const [tensorName, raw] of Object.entries(header)) {
     if (tensorName === METADATA_KEY) continue;
     const where = `${name}: tensor ${show(tensorName)}`;
@@ -171,11 +177,24 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): { tensors: M
         `${where} has ${end - begin} bytes of data, but shape ${formatShape(shape)} of ${dtype} needs ${count * itemBytes}`,
       );
     }
-    parsed.push({ name: tensorName, begin, tensor: { shape: [...shape], data: readValues(data, begin, count, dtype) } });
+    entries.push({ name: tensorName, begin, end, shape: [...shape], count, dtype });
   }
   // In data order, which is the order they were written in; header key order is lost to JSON.parse
   // (integer-like keys move first) and the Rust writer does not keep it anyway.
-  parsed.sort((x, y) => x.begin - y.begin);
+  entries.sort((x, y) => x.begin - y.begin || x.end - y.end);
+  // Tensors may not share bytes (the Rust reader requires them back to back). Without this a small file
+  // could name the same megabyte a thousand times over and make us allocate a gigabyte of copies; with
+  // it, what we allocate is bounded by the file's length.
+  for (let i = 1; i < entries.length; i++) {
+    const prev = entries[i - 1]!;
+    const at = entries[i]!;
+    if (at.begin < prev.end) {
+      throw new InputError(
+        `${name}: tensor ${show(at.name)} (data_offsets [${at.begin},${at.end}]) overlaps tensor ${show(prev.name)} ([${prev.begin},${prev.end}])`,
+      );
+    }
+  }
+  const parsed = entries.map((e) => ({ name: e.name, tensor: { shape: e.shape, data: readValues(data, e.begin, e.count, e.dtype) } }));
   const tensors = new Map(parsed.map((p) => [p.name, p.tensor] as const));
   return { tensors, metadata: Object.fromEntries(metadataEntries) };
 }
@@ -193,8 +212,25 @@ function readValues(data: Uint8Array, begin: number, count: number, dtype: strin
 }
 
 /**
- * Checks a decoded state dict has exactly the expected tensors with the expected shapes;
- * throws InputError naming `name` and the first problem (missing, wrong shape, or unexpected tensor).
+ * Throws InputError naming the tensor and flat index of the first NaN or ±Inf, as in
+ * `w.safetensors: l3.weight[1234] is NaN`. Weights loaded from a file must be finite: a NaN weight
+ * would not show in the loss (a ReLU can hide it) but spread through every update.
+ */
+export function checkFinite(tensors: Map<string, Tensor>, name: string): void {
+  for (const [tensorName, t] of tensors) {
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      // v - v is 0 for every finite value and NaN for NaN and ±Inf: one comparison in the common case.
+      if (v - v !== 0) throw new InputError(`${name}: ${show(tensorName)}[${i}] is ${String(v)}`);
+    }
+  }
+}
+
+/**
+ * Checks a decoded state dict has exactly the expected tensors with the expected shapes, all finite;
+ * throws InputError naming `name` and the first problem (missing, wrong shape, unexpected tensor, or a
+ * NaN or ±Inf value).
  */
 export function checkStateDict(tensors: Map<string, Tensor>, expected: { name: string; shape: number[] }[], name: string): void {
   const expectedList = expected.map((e) => `${show(e.name)} ${formatShape(e.shape)}`).join(', ');
@@ -214,4 +250,5 @@ export function checkStateDict(tensors: Map<string, Tensor>, expected: { name: s
       throw new InputError(`${name}: unexpected tensor ${show(tensorName)} (expected only ${expectedList})`);
     }
   }
+  checkFinite(tensors, name);
 }
