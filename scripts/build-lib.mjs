@@ -23,7 +23,7 @@ const quiet = process.argv.includes('--quiet');
 await rm(OUT, { recursive: true, force: true });
 await mkdir(OUT, { recursive: true });
 
-await build({
+const js = await build({
   absWorkingDir: ROOT,
   entryPoints: ENTRIES,
   outdir: OUT,
@@ -39,8 +39,26 @@ await build({
   external: ['webgpu', 'node:*'],
   // Maps carry their sources: the package ships no src/.
   sourcemap: true,
+  metafile: true,
   logLevel: quiet ? 'warning' : 'info',
 });
+
+// Fail the build, not only the package test, when the browser entry reaches Node or Dawn.
+const outputs = js.metafile.outputs;
+const reached = [];
+const visit = (file, seen = new Set()) => {
+  if (seen.has(file)) return;
+  seen.add(file);
+  for (const i of outputs[file]?.imports ?? []) {
+    if (i.external) reached.push(i.path);
+    else visit(i.path, seen);
+  }
+};
+visit(relative(ROOT, join(OUT, 'index.js')));
+if (reached.length) {
+  console.error(`build-lib: the browser entry (src/index.ts) reaches ${[...new Set(reached)].join(', ')}; only src/node.ts may`);
+  process.exit(1);
+}
 
 /** `from './x.ts'`, `import('./x.ts')`, `declare module './x.ts'` → `.js` (relative specifiers only). */
 function rewriteSpecifiers(text) {
@@ -58,6 +76,8 @@ const options = {
   declaration: true,
   emitDeclarationOnly: true,
   declarationMap: false,
+  // Members the sources mark /** @internal */ (the trainer's delegates' plumbing) are not part of the public types.
+  stripInternal: true,
   rootDir: join(ROOT, 'src'),
   outDir: OUT,
 };
