@@ -87,7 +87,7 @@ async function outsideImports(entry: string): Promise<string[]> {
 
 /** Uses the main API of both entries; the @ts-expect-error lines prove the types are not `any`. */
 const CONSUMER_TS = `
-import { adam, createDevice, datasetFrom, describeError, DivergenceError, InputError, mlp, sgd, Trainer, type Device } from '${NAME}';
+import { createDevice, datasetFrom, describeError, DivergenceError, InputError, mlp, sgd, Trainer, type Device } from '${NAME}';
 import { createNodeDevice, loadMnist, writeFileAtomic } from '${NAME}/node';
 
 export async function main(dir: string, signal: AbortSignal): Promise<number> {
@@ -112,7 +112,6 @@ export async function main(dir: string, signal: AbortSignal): Promise<number> {
     const state: Uint8Array = await trainer.checkpoint();
     await trainer.restore(state);
     await writeFileAtomic(dir + '/w.safetensors', weights);
-    void adam;
     void extra;
     // @ts-expect-error the learning rate is a number
     sgd({ lr: 'fast' });

@@ -1,6 +1,6 @@
 // Trains the seed MLP on MNIST in the page, through the package's browser entry only.
 // Query parameters (for tests and the curious): ?steps=300 &lr=0.01 &momentum=0.5 &test=10000 (test images used).
-import { createDevice, datasetFrom, describeError, loadMnist, mlp, sgd, Trainer } from 'webgpu-mnist-engine';
+import { createDevice, datasetFrom, describeError, loadMnistFrom, mlp, sgd, Trainer } from 'webgpu-mnist-engine';
 
 const params = new URLSearchParams(location.search);
 const number = (name, fallback) => {
@@ -35,7 +35,7 @@ async function main() {
     return;
   }
   show('Loading MNIST from ./mnist/ …', 'loading');
-  const mnist = await loadMnist(fetchFile, './mnist/');
+  const mnist = await loadMnistFrom(fetchFile, './mnist/');
   const count = Math.min(TEST_IMAGES, mnist.test.count);
   // The first `count` test images, normalized as the training set is.
   const test = datasetFrom({
@@ -63,8 +63,8 @@ async function main() {
       epochs: 1,
       maxSteps: STEPS,
       onBatch: (batch) => {
-        progress.value = batch.step;
-        show(`Training: step ${batch.step} of ${STEPS}, loss ${batch.loss.toFixed(3)}`, 'training');
+        progress.value = batch.step + 1;
+        show(`Training: step ${batch.step + 1} of ${STEPS}, loss ${batch.loss.toFixed(3)}`, 'training');
       },
     });
     const seconds = (performance.now() - started) / 1000;
