@@ -165,6 +165,18 @@ describe('the npm package, installed from its tarball in a fresh folder', () => 
     ).toEqual([]);
   });
 
+  it('both entries share one Trainer and one set of error classes (instanceof works across them)', async () => {
+    const script = `
+      const web = await import('${NAME}');
+      const node = await import('${NAME}/node');
+      const same = ['Trainer', 'InputError', 'GpuError', 'DeviceLostError', 'DivergenceError', 'Device', 'mlp', 'sgd', 'datasetFrom'];
+      const differ = same.filter((k) => typeof web[k] !== 'function' || web[k] !== node[k]);
+      console.log(JSON.stringify({ differ, node: ['createNodeDevice', 'loadMnist', 'writeFileAtomic'].filter((k) => typeof node[k] !== 'function') }));
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ differ: [], node: [] });
+  });
+
   it("runs the README's Library example unchanged and prints a test accuracy", async () => {
     const { code, from } = await readmeExample();
     console.log(`package: the example comes from ${from}`);
