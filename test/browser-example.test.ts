@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumArgs, findChromium, serveStatic } from '../scripts/chromium.ts';
+import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 import { installInto, packInto } from './pack.ts';
 
