@@ -34,4 +34,13 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The browser example is plain JavaScript run in a page.
+    files: ['examples/browser/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['console', 'document', 'fetch', 'location', 'navigator', 'performance', 'URLSearchParams'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );
