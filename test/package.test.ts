@@ -7,7 +7,6 @@
  * shipped .d.ts alone (the repository's tsc, run in that folder).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +25,7 @@ let packed: Packed;
 
 /**
  * The first ```js block under the first heading that contains "Library", up to the next heading
- * of the same or a higher level. The README's own section once the lead has merged it; until then
- * the draft in examples/README-library.md.
+ * of the same or a higher level: exactly what a reader of the README copies.
  */
 function libraryExample(markdown: string): string | undefined {
   const lines = markdown.split('\n');
@@ -50,13 +48,10 @@ function libraryExample(markdown: string): string | undefined {
 }
 
 async function readmeExample(): Promise<{ code: string; from: string }> {
-  for (const from of ['README.md', 'examples/README-library.md']) {
-    const path = join(ROOT, from);
-    if (!existsSync(path)) continue;
-    const code = libraryExample(await readFile(path, 'utf8'));
-    if (code) return { code, from };
-  }
-  throw new Error('no ```js block under a heading containing "Library" in README.md (or examples/README-library.md)');
+  const from = 'README.md';
+  const code = libraryExample(await readFile(join(ROOT, from), 'utf8'));
+  if (!code) throw new Error('no ```js block under a heading containing "Library" in README.md');
+  return { code, from };
 }
 
 /** Every import of the bundle that is neither relative nor the package itself: what it needs from outside. */
