@@ -97,11 +97,15 @@ describe('training on real MNIST (subsets)', () => {
 
   const base = (): TestRun => ({ stepsPerSubmit: 5, maxInFlight: 2, evalBatchSize: 200, lr: 0.05, momentum: 0.9 });
 
-  async function train(config: TestRun, epochs = 2, maxSteps: number | undefined = 24) {
+  async function train(config: TestRun, epochs = 2, maxSteps: number | null = 24) {
     const trainer = await createTrainer(gpu, mnist, config);
     try {
       const losses: number[] = [];
-      const { epochs: reports } = await trainer.fit({ epochs, ...(maxSteps ? { maxSteps } : {}), onBatch: (b) => losses.push(b.loss) });
+      const { epochs: reports } = await trainer.fit({
+        epochs,
+        ...(maxSteps !== null ? { maxSteps } : {}),
+        onBatch: (b) => losses.push(b.loss),
+      });
       return { losses, reports, weights: await trainer.model.readWeights() };
     } finally {
       trainer.dispose();
@@ -149,7 +153,7 @@ describe('training on real MNIST (subsets)', () => {
 
   it('resumes from a checkpoint to exactly the weights of an uninterrupted run', async () => {
     const config: TestRun = { ...base(), stepsPerSubmit: 4 };
-    const whole = await train(config, 2, undefined);
+    const whole = await train(config, 2, null);
 
     const first = await createTrainer(gpu, mnist, config);
     let bytes: Uint8Array;
