@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
-# The GPU machine's measurements in one device call (see bench/RESULTS.md, "H100"): both matmul
-# variants that suit a GPU over 10 epochs, the kernel microbenchmarks, and the CLI's 10-epoch run.
-# Needs .gpu/ (../shared/device/pack.sh) and dist/node (scripts/build-node.mjs) carried along;
-# writes 7 files under $OUT (the device tool brings back at most 8). Here (no GPU) it runs on the CPU
-# adapter all the same, only slowly: pass EPOCHS=1 to try it.
+# Every GPU-machine measurement in one device call (bench/RESULTS.md says how to make it):
+#   carry [".gpu", "dist"], command `bash bench/gpu-run.sh`, timeout_s ≈ 420.
+# Needs .gpu/ (bash ../shared/device/pack.sh) and dist/node (node scripts/build-node.mjs) built here.
+# It prints the adapter and nvidia-smi first (a failed driver set-up shows at once), caps every run
+# with `timeout` so the whole ends within ~6 minutes even on a GPU 10× slower than expected, and
+# writes each result file under $OUT as soon as it finishes (what is there comes back even if the
+# call is cut). Here, with no GPU, it runs on lavapipe all the same: EPOCHS=1 tries it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -f .gpu/setup.sh ] && source .gpu/setup.sh
-out=${OUT:-bench/results}
+out=${OUT:-bench/results/gpu-run}
 epochs=${EPOCHS:-10}
+cap=${CAP_SECONDS:-60}
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$out/device.txt" 2>&1 || true
+data="${MNIST_DIR:-../shared/mnist}"
+
+step() { # step NAME SECONDS COMMAND...: runs with a cap, output to $out/NAME.txt, one status line here
+  local name=$1 seconds=$2
+  shift 2
+  local start=$SECONDS
+  timeout -k 5 "$seconds" "$@" > "$out/$name.txt" 2>&1
+  local rc=$?
+  echo "[$name] exit $rc after $((SECONDS - start)) s (cap ${seconds} s)"
+  tail -n 3 "$out/$name.txt" | sed "s/^/[$name]   /"
+}
+
+{ date -u +%FT%TZ; git rev-parse --short HEAD 2>/dev/null || echo "(no git)"; } > "$out/run.txt"
+timeout 15 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader >> "$out/run.txt" 2>&1 || echo "nvidia-smi: not available" >> "$out/run.txt"
+cat "$out/run.txt"
+step adapter 30 node dist/node/adapter.mjs
+# PyTorch with CUDA on the same GPU, eager and with the whole step in a CUDA graph: the ratio to the strongest alternative comes from this run.
+if command -v python3 >/dev/null && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  step torch-cuda 120 python3 scripts/torch_reference.py --data "$data" --device cuda --epochs "$epochs" --out "$out/torch-cuda.jsonl"
+else
+  echo "[torch-cuda] skipped: no PyTorch with CUDA here"
+fi
 for variant in split tiles; do
-  node dist/node/bench-node.mjs --data "$MNIST_DIR" --epochs "$epochs" --matmul "$variant" --out "$out/node-$variant.json" > "$out/node-$variant.txt" 2>&1
+  step "node-$variant" "$cap" node dist/node/bench-node.mjs --data "$data" --epochs "$epochs" --matmul "$variant" --out "$out/node-$variant.json"
 done
-node dist/node/bench-kernels.mjs --out "$out/kernels.json" > "$out/kernels.txt" 2>&1
-node dist/node/train.mjs --data "$MNIST_DIR" --epochs "$epochs" >> "$out/device.txt" 2>&1
-tail -n 4 "$out"/node-*.txt "$out/device.txt"
+step kernels "$cap" node dist/node/bench-kernels.mjs --out "$out/kernels.json"
+step cli "$cap" node dist/node/train.mjs --data "$data" --epochs "$epochs" --json
+if [ -f dist/node/peers/run.mjs ]; then
+  step peers "$cap" node dist/node/peers/run.mjs --data "$data" --steps 300 --repeats 1 --out "$out/peers.json"
+fi
+ls -l "$out"

@@ -8,6 +8,7 @@ const entries = {
   'bench-node': 'bench/bench-node.ts',
   'bench-browser': 'bench/bench-browser.ts',
   'bench-kernels': 'bench/bench-kernels.ts',
+  adapter: 'bench/adapter.ts',
 };
 const { existsSync } = await import('node:fs');
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
