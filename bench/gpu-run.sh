@@ -40,7 +40,8 @@ for variant in split tiles; do
 done
 step kernels "$cap" node dist/node/bench-kernels.mjs --out "$out/kernels.json"
 step cli "$cap" node dist/node/train.mjs --data "$data" --epochs "$epochs" --json
-if [ -f dist/node/peers/run.mjs ]; then
-  step peers "$cap" node dist/node/peers/run.mjs --data "$data" --steps 300 --repeats 1 --out "$out/peers.json"
+# The peers, when their bundles were built here (npm run bench:peers once, then build-node.mjs).
+if [ -f dist/node/peers/tfjs.mjs ] && [ -f dist/node/peers/jax.mjs ]; then
+  step peers "$((cap * 2))" node dist/node/bench-peers.mjs --data "$data" --steps 300 --repeats 1 --timeout "$cap" --out "$out/peers.json"
 fi
 ls -l "$out"
