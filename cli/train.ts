@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   CHECKPOINT_FILE,
   createNodeDevice,
+  datasetSlice,
   decodeCheckpoint,
   decodeSafetensors,
   describeAdapter,
@@ -32,6 +33,8 @@ import {
 import { parseFlags, usage, type FlagSpec, type ParsedFlags } from '../apps/shared/args.ts';
 import { formatDuration } from '../apps/shared/format.ts';
 import { ProgressBar } from './progress.ts';
+import { prepareOutputs } from './outputs.ts';
+import { Interrupts } from './signals.ts';
 
 const FLAGS: Record<string, FlagSpec> = {
   data: { type: 'string', placeholder: 'DIR', help: 'MNIST directory (default: $MNIST_DIR, then data/mnist)' },
@@ -52,6 +55,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'steps-per-submit': { type: 'int', placeholder: 'N', help: 'optimizer steps per command buffer (default 64; 8 on software adapters)' },
   'unfused-update': { type: 'bool', help: 'run SGD as its own pass instead of fused into the weight-gradient kernels' },
   json: { type: 'bool', help: 'end with one JSON line of results' },
+  'train-subset': { type: 'int', placeholder: 'N', help: 'train on the first N training samples only (tests)', hidden: true },
   help: { type: 'bool', help: 'show this help' },
 };
 
@@ -147,6 +151,8 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
   return { settings, epochs, maxSteps, init, resume };
 }
 
+const interrupts = new Interrupts();
+
 async function main(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, FLAGS);
   if (flags.help) {
@@ -155,11 +161,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const dataDir = resolveDataDir(flags.data as string | undefined);
   const p = await plan(flags);
+  await prepareOutputs(flags);
   if (flags.download) {
     const fetched = await downloadMnist(dataDir);
     process.stderr.write(fetched.length ? `downloaded ${fetched.join(', ')} to ${dataDir}\n` : `MNIST already in ${dataDir}\n`);
   }
-  const data = await loadMnist(dataDir);
+  const data = subset(await loadMnist(dataDir), flags['train-subset'] as number | undefined);
   const device = await createNodeDevice();
   try {
     return await train(device, data, p, flags);
@@ -205,9 +212,12 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
     const totalSteps = Math.min(p.epochs * trainer.stepsPerEpoch, p.maxSteps ?? Infinity);
     const runStart = performance.now();
     const startStep = trainer.globalStep;
+    let stopped: 'completed' | 'paused';
+    interrupts.trainingStarts();
     try {
-      await trainer.fit({
+      ({ stopped } = await trainer.fit({
         epochs: p.epochs,
+        signal: interrupts.signal,
         ...(p.maxSteps !== undefined ? { maxSteps: p.maxSteps } : {}),
         onBatch(b) {
           lastLoss = b.loss;
@@ -245,7 +255,7 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
           );
           if (flags.checkpoint) await writeCheckpoint(trainer, flags.checkpoint as string);
         },
-      });
+      }));
     } catch (error) {
       progress.clear();
       if (error instanceof DivergenceError && flags.save) {
@@ -255,6 +265,10 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
       throw error;
     }
     progress.clear();
+    if (stopped === 'paused') {
+      info(`interrupted after step ${trainer.globalStep} (epoch ${trainer.epoch + 1}, step ${trainer.stepInEpoch} of it)`);
+      if (flags.checkpoint) await writeCheckpoint(trainer, flags.checkpoint as string);
+    }
     if (flags.save) {
       await saveWeights(trainer, flags.save as string);
       info(`weights saved to ${flags.save as string}`);
@@ -274,11 +288,18 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
         }),
       );
     }
-    return 0;
+    return stopped === 'paused' ? (interrupts.exitCode ?? 1) : 0;
   } finally {
     progress.clear();
     trainer.dispose();
   }
+}
+
+/** `--train-subset N`: the first N training samples (the test set stays whole). */
+function subset(data: MnistLike, n: number | undefined): MnistLike {
+  if (n === undefined) return data;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`--train-subset must be a positive integer, got ${n}`);
+  return { ...data, train: datasetSlice(data.train, 0, n) };
 }
 
 async function writeCheckpoint(trainer: Trainer, dir: string): Promise<void> {

@@ -4,6 +4,8 @@ export interface FlagSpec {
   readonly type: 'int' | 'number' | 'string' | 'bool' | 'list';
   readonly help: string;
   readonly placeholder?: string;
+  /** left out of --help: test and debugging flags */
+  readonly hidden?: boolean;
 }
 
 export type ParsedFlags = Record<string, number | string | boolean | number[] | undefined>;
@@ -64,9 +66,11 @@ function convert(name: string, spec: FlagSpec, value: string): number | string |
 }
 
 export function usage(command: string, specs: Readonly<Record<string, FlagSpec>>): string {
-  const lines = Object.entries(specs).map(([name, s]) => {
-    const left = s.type === 'bool' ? `--${name}` : `--${name} ${s.placeholder ?? s.type.toUpperCase()}`;
-    return `  ${left.padEnd(30)} ${s.help}`;
-  });
+  const lines = Object.entries(specs)
+    .filter(([, s]) => !s.hidden)
+    .map(([name, s]) => {
+      const left = s.type === 'bool' ? `--${name}` : `--${name} ${s.placeholder ?? s.type.toUpperCase()}`;
+      return `  ${left.padEnd(30)} ${s.help}`;
+    });
   return `usage: ${command} [flags]\n${lines.join('\n')}`;
 }

@@ -157,7 +157,13 @@ export async function fitLoop(t: Trainer, o: FitOptions): Promise<FitResult> {
         };
         if (epochEnds) t.completeEpoch();
         reports.push(report);
-        await o.onEpoch?.(report);
+        // Nothing is in flight here: onEpoch may read or save the state (checkpoint()).
+        t.atRest = true;
+        try {
+          await o.onEpoch?.(report);
+        } finally {
+          t.atRest = false;
+        }
       }
     }
     // Paused: what is in flight still finishes and is reported, so the position is exact.

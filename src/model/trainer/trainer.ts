@@ -17,6 +17,7 @@ import { GpuParameters, StepTable, TrainProgram } from '../network.ts';
 import { checkLearningRate } from '../optimizers.ts';
 import { Rng } from '../rng.ts';
 import { checkFits, configFrom, type TrainConfig, type TrainerOptions } from './config.ts';
+import { checkLimits } from './limits.ts';
 import { Evaluator, Predictor, type EvalResult } from './evaluator.ts';
 import { SnapshotRing } from './snapshots.ts';
 import type { CheckpointConfig, TrainerState } from './state.ts';
@@ -38,6 +39,8 @@ export class Trainer {
   /** @internal */ rng: Rng;
   /** @internal */ epochRngState: Uint32Array;
   /** @internal */ running = false;
+  /** @internal fit() is running but waiting for onEpoch, with nothing in flight */
+  atRest = false;
   /** @internal */ pausedAt: number | undefined;
   /** @internal */ epochClock = { start: 0, loss: 0, correct: 0, samples: 0 };
   private orderEpoch = -1;
@@ -85,6 +88,7 @@ export class Trainer {
     if (!options.train) throw new InputError('Trainer.create needs a training set (train)');
     checkFits(config.layers, options.train);
     if (options.test) checkFits(config.layers, options.test);
+    checkLimits(device.device.limits, { ...config, train: options.train, test: options.test });
     const trainer = new Trainer(device, config, options.train, options.test);
     try {
       const layout = trainer.layout;
@@ -271,7 +275,7 @@ export class Trainer {
   }
 
   async saveState(): Promise<TrainerState> {
-    if (this.running) throw new Error('saveState() while fit() is running: pause first (abort its signal)');
+    if (this.running && !this.atRest) throw new Error('saveState() while fit() is running: pause first (abort its signal)');
     return {
       layers: [...this.layout.layers],
       weights: await this.model.readWeights(),
