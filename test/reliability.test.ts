@@ -1,7 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceLostError, GpuError } from '../src/runtime/errors.ts';
+import { DeviceLostError, GpuError, InputError } from '../src/runtime/errors.ts';
+import { datasetFrom } from '../src/model/data/dataset.ts';
+import { checkLimits } from '../src/model/trainer/limits.ts';
+import { TILES_TUNING, SPLIT_TUNING } from '../src/model/network.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import type { MnistLike } from '../src/model/data/mnist.ts';
 import { createTrainer, realMnist, takeSplit, testGpu, type TestRun } from './helpers.ts';
@@ -47,6 +50,72 @@ describe('GPU errors', () => {
     } finally {
       trainer.dispose();
     }
+  });
+});
+
+describe('limits named, not hit', () => {
+  const refusal = async (p: Promise<unknown>) => {
+    const error = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InputError);
+    return (error as Error).message;
+  };
+
+  it('Trainer.create refuses parameters and activations over the binding limit, naming it and both sizes, before any GPU object', async () => {
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    const live = gpu.buffers.live;
+    // One hidden layer wide enough that its weights alone pass the limit.
+    const wide = Math.ceil(limit / (784 * 4)) + 1;
+    const params = await refusal(createTrainer(gpu, small, { layers: [784, wide, 10] }));
+    expect(params).toMatch(
+      new RegExp(`^the parameters .* need [\\d,]+ bytes .*maxStorageBufferBindingSize of ${limit.toLocaleString('en-US')} bytes`),
+    );
+    expect(params).toContain('use smaller layers');
+    // Activations: rows × the widest layer (here 1000 features) over the limit, the weights well under it.
+    const rows = Math.floor(limit / 4000) + 1;
+    const count = rows;
+    const train = datasetFrom({
+      features: new Uint8Array(count * 784),
+      labels: new Uint8Array(count),
+      featureCount: 784,
+      classes: 10,
+      normalization: { mean: 0.1307, std: 0.3081 },
+    });
+    const big = { train, test: small.test };
+    const acts = await refusal(createTrainer(gpu, big, { layers: [784, 1000, 10], batchSize: 10 * count }));
+    expect(acts).toMatch(new RegExp(`activations of a batch \\(${count} rows × 1000 features`));
+    expect(acts).toMatch(/maxStorageBufferBindingSize/);
+    expect(acts).toContain(`use a batch size of at most ${Math.floor(limit / 4000)}`);
+    expect(gpu.buffers.live).toBe(live);
+  });
+
+  it('a device with smaller limits than the run needs: each limit named', () => {
+    const limits = {
+      maxStorageBufferBindingSize: 128 << 20,
+      maxBufferSize: 256 << 20,
+      maxComputeWorkgroupStorageSize: 16_384,
+      maxComputeWorkgroupsPerDimension: 65_535,
+      maxComputeInvocationsPerWorkgroup: 256,
+    };
+    const plan = { layers: [784, 64, 10], batchSize: 64, evalBatchSize: 1000, tuning: TILES_TUNING, train: small.train, test: small.test };
+    checkLimits(limits, plan);
+    expect(() => checkLimits({ ...limits, maxStorageBufferBindingSize: 100_000 }, plan)).toThrow(
+      /parameters .* need [\d,]+ bytes, over the device's maxStorageBufferBindingSize of 100,000 bytes/,
+    );
+    expect(() => checkLimits({ ...limits, maxBufferSize: 400_000 }, plan)).toThrow(
+      /features of .* need 501,760 bytes, over the device's maxBufferSize/,
+    );
+    expect(() => checkLimits({ ...limits, maxComputeWorkgroupStorageSize: 1024 }, plan)).toThrow(
+      /need 2,048 bytes of workgroup memory, over the device's maxComputeWorkgroupStorageSize of 1,024 bytes/,
+    );
+    expect(() => checkLimits({ ...limits, maxComputeInvocationsPerWorkgroup: 128 }, { ...plan, tuning: SPLIT_TUNING })).toThrow(
+      /invocations a workgroup, over the device's maxComputeInvocationsPerWorkgroup of 128/,
+    );
+    expect(() => checkLimits({ ...limits, maxComputeWorkgroupsPerDimension: 4 }, plan)).toThrow(
+      /layer 1 \(784 → 64\) at 64 rows needs \d+ workgroups along one dispatch dimension, over the device's maxComputeWorkgroupsPerDimension of 4/,
+    );
   });
 });
 
