@@ -3,7 +3,7 @@
  * `--checkpoint` a writable directory, which this run then locks, so that a typo or a second run
  * writing the same directory fails in the first second rather than after the training.
  */
-import { checkWritableDir, checkWritableFile, lockDirectory } from '../src/node.ts';
+import { checkWritableFile, lockDirectory } from '../src/node.ts';
 import type { ParsedFlags } from '../apps/shared/args.ts';
 
 /** Checks every path the run will write; returns the release of the checkpoint directory's lock (also released at exit). */
