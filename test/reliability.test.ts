@@ -53,6 +53,19 @@ describe('GPU errors', () => {
   });
 });
 
+describe('checkpoints during fit()', () => {
+  it('onEpoch may take a checkpoint (nothing is in flight then), as the CLI does after every epoch', async () => {
+    const trainer = await createTrainer(gpu, small, tiny());
+    try {
+      let bytes: Uint8Array | undefined;
+      await trainer.fit({ epochs: 1, evaluate: false, onEpoch: async () => void (bytes = await trainer.checkpoint()) });
+      expect(bytes?.byteLength).toBeGreaterThan(0);
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
+
 describe('limits named, not hit', () => {
   const refusal = async (p: Promise<unknown>) => {
     const error = await p.then(
