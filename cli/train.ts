@@ -103,12 +103,12 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
     seed: flags.seed as number | undefined,
     shuffle: flags['no-shuffle'] ? false : undefined,
   };
-  const integer = (name: string, v: number | undefined, min: number) => {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > 0xffffffff))
-      throw new InputError(`${name} must be an integer ≥ ${min}, got ${v}`);
-  };
-  integer('batch size', given.batchSize, 1);
-  integer('seed', given.seed, 0);
+  if (given.batchSize !== undefined && (!Number.isSafeInteger(given.batchSize) || given.batchSize < 1)) {
+    throw new InputError(`batch size must be a positive integer, got ${given.batchSize}`);
+  }
+  if (given.seed !== undefined && (!Number.isSafeInteger(given.seed) || given.seed < 0 || given.seed > 0xffffffff)) {
+    throw new InputError(`seed must be an integer in [0, 2^32), got ${given.seed}`);
+  }
   const optimizer = sgd({
     lr: given.lr ?? SEED_SGD.lr,
     momentum: given.momentum ?? SEED_SGD.momentum,
