@@ -147,7 +147,7 @@ export function softmaxCeRef(logits: Float32Array, labels: Uint32Array, rows: nu
 /** The batch the gather kernel assembles: x = (pixel/255 − mean)/std of samples order[start + r], and their labels. */
 export function gatherRef(
   images: Uint8Array,
-  labels: Uint8Array,
+  labels: Uint32Array,
   order: Uint32Array,
   start: number,
   rows: number,

@@ -1,6 +1,5 @@
+import { TUNINGS, type Tuning } from './engine.ts';
 /** The engine's matmul variants, by name, for the benches' --matmul / --variant flags. */
-import { entryName, type DenseEntry, type MatmulTuning } from '../src/kernels/matmul.ts';
-import { TUNINGS, type Tuning } from '../src/model/network.ts';
 
 export function variantOf(t: Tuning): string {
   return t.matmul.variant;
@@ -16,8 +15,4 @@ export function tuningForVariant(variant: string): Tuning | undefined {
 
 export function describeTuning(t: Tuning): string {
   return `${variantOf(t)}, workgroup ${t.matmul.wgX}×${t.matmul.wgY}${t.matmul.split > 1 ? `×${t.matmul.split}` : ''}`;
-}
-
-export function entryFor(entry: DenseEntry, t: MatmulTuning): string {
-  return entryName(entry, t);
 }

@@ -87,7 +87,7 @@ export interface BenchResult {
     readonly seed: number;
     readonly fusedUpdate: boolean;
     readonly maxInFlight: number;
-    /** the matmul kernels' variant and workgroup (network.ts Tuning) */
+    /** the matmul kernels' variant and workgroup (src/model/programs/tuning.ts) */
     readonly matmul: { readonly variant: string; readonly wgX: number; readonly wgY: number; readonly split: number };
   };
   readonly stepsPerSubmit: number;

@@ -4,7 +4,6 @@
 //   logits:   (ROWS, CLASSES) row-major f32
 //   labels:   (ROWS) u32 class indices
 //   dlogits:  (ROWS, CLASSES)  d(mean loss)/d(logits) = (softmax − onehot) / ROWS
-//   row_loss: (ROWS)           −log softmax(logits)[label]
 //   stats:    one StepStat per slot: the batch's mean loss and its count of correct predictions,
 //             written at slot `step.slot`, so many steps accumulate on the GPU between readbacks.
 //   probs:    (ROWS, CLASSES)  softmax, for inference
@@ -16,7 +15,8 @@
 //   hidden:   (ROWS, HIDDEN)    the last hidden layer's ReLU output
 //   W:        (CLASSES, HIDDEN) at params[W_OFF ..];  b: (CLASSES) at params[B_OFF ..]
 //   dhidden:  (ROWS, HIDDEN)    d(mean loss)/d(hidden), ReLU mask applied
-//   params_out, velocity, hyper: the SGD-momentum update, as in matmul.wgsl
+//   params_out, velocity, hyper: the optimizer's update, as the dense kernels' (lib/fused_update.wgsl)
+// StepParams, StepStat and Hyper are src/kernels/records.ts's, appended by src/kernels/softmax-ce.ts.
 
 override ROWS: u32;
 override CLASSES: u32;
@@ -26,29 +26,9 @@ override W_OFF: u32 = 0u;
 override B_OFF: u32 = 0u;
 const MAX_WG: u32 = 256u;
 
-struct StepParams {
-  slot: u32,
-  batch_start: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
-
-struct StepStat {
-  loss: f32,
-  correct: u32,
-}
-
-struct Hyper {
-  lr: f32,
-  momentum: f32,
-  weight_decay: f32,
-  _pad: f32,
-}
-
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<StepStat>;
 @group(0) @binding(5) var<uniform> step: StepParams;
 @group(0) @binding(6) var<storage, read_write> probs: array<f32>;
@@ -63,22 +43,51 @@ struct Hyper {
 var<workgroup> partial_loss: array<f32, MAX_WG>;
 var<workgroup> partial_correct: array<u32, MAX_WG>;
 
+// A row's softmax in summary: its largest logit (the first, as torch.argmax), Σ exp(z − max).
+// Built in two passes over the row, wherever its logits are (storage here, workgroup memory in
+// train_head): row_start with the first logit, row_max with each further one, then row_exp with
+// every one; subtracting the maximum keeps exp from overflowing.
 struct RowSummary {
   max_logit: f32,
   sum_exp: f32,
   argmax: u32,
 }
 
+fn row_start(z0: f32) -> RowSummary {
+  return RowSummary(z0, 0.0, 0u);
+}
+
+fn row_max(s: RowSummary, c: u32, z: f32) -> RowSummary {
+  var t = s;
+  if (z > t.max_logit) { t.max_logit = z; t.argmax = c; }
+  return t;
+}
+
+fn row_exp(s: RowSummary, z: f32) -> RowSummary {
+  var t = s;
+  t.sum_exp += exp(z - t.max_logit);
+  return t;
+}
+
+// −log softmax(z)[label], from the label's logit.
+fn row_loss(s: RowSummary, z_label: f32) -> f32 {
+  return log(s.sum_exp) - (z_label - s.max_logit);
+}
+
+fn row_prob(s: RowSummary, z: f32) -> f32 {
+  return exp(z - s.max_logit) * (1.0 / s.sum_exp);
+}
+
+// d(mean loss)/dz of one class = (softmax − onehot) / ROWS.
+fn row_grad(s: RowSummary, z: f32, is_label: bool, inv_rows: f32) -> f32 {
+  return (row_prob(s, z) - select(0.0, 1.0, is_label)) * inv_rows;
+}
+
 fn summarize_row(r: u32) -> RowSummary {
   let base = r * CLASSES;
-  var s: RowSummary;
-  s.max_logit = logits[base];
-  s.argmax = 0u;
-  for (var c = 1u; c < CLASSES; c++) {
-    let z = logits[base + c];
-    if (z > s.max_logit) { s.max_logit = z; s.argmax = c; }
-  }
-  for (var c = 0u; c < CLASSES; c++) { s.sum_exp += exp(logits[base + c] - s.max_logit); }
+  var s = row_start(logits[base]);
+  for (var c = 1u; c < CLASSES; c++) { s = row_max(s, c, logits[base + c]); }
+  for (var c = 0u; c < CLASSES; c++) { s = row_exp(s, logits[base + c]); }
   return s;
 }
 
@@ -106,15 +115,9 @@ fn train(@builtin(local_invocation_index) lid: u32) {
     let s = summarize_row(r);
     let label = labels[r];
     let base = r * CLASSES;
-    let l = log(s.sum_exp) - (logits[base + label] - s.max_logit);
-    row_loss[r] = l;
-    loss += l;
+    loss += row_loss(s, logits[base + label]);
     correct += select(0u, 1u, s.argmax == label);
-    let inv_sum = 1.0 / s.sum_exp;
-    for (var c = 0u; c < CLASSES; c++) {
-      let p = exp(logits[base + c] - s.max_logit) * inv_sum;
-      dlogits[base + c] = (p - select(0.0, 1.0, c == label)) * inv_rows;
-    }
+    for (var c = 0u; c < CLASSES; c++) { dlogits[base + c] = row_grad(s, logits[base + c], c == label, inv_rows); }
   }
   partial_loss[lid] = loss;
   partial_correct[lid] = correct;
@@ -130,7 +133,7 @@ fn evaluate(@builtin(local_invocation_index) lid: u32) {
   for (var r = lid; r < ROWS; r += WG) {
     let s = summarize_row(r);
     let label = labels[r];
-    loss += log(s.sum_exp) - (logits[r * CLASSES + label] - s.max_logit);
+    loss += row_loss(s, logits[r * CLASSES + label]);
     correct += select(0u, 1u, s.argmax == label);
     predicted[step.batch_start + r] = s.argmax;
   }
@@ -145,28 +148,17 @@ fn softmax(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gid.x;
   if (r >= ROWS) { return; }
   let s = summarize_row(r);
-  let inv_sum = 1.0 / s.sum_exp;
-  for (var c = 0u; c < CLASSES; c++) {
-    probs[r * CLASSES + c] = exp(logits[r * CLASSES + c] - s.max_logit) * inv_sum;
-  }
+  for (var c = 0u; c < CLASSES; c++) { probs[r * CLASSES + c] = row_prob(s, logits[r * CLASSES + c]); }
 }
 
 // The output layer of a training step, whole, in one dispatch: logits = hidden·Wᵀ + b, the loss
 // and accuracy as `train`, dlogits, then the layer's backward pass: dhidden = dlogits·W masked
-// by hidden > 0, and SGD-momentum on W and b from dW = dlogitsᵀ·hidden, db = Σ_rows dlogits.
-// It reads `params` and writes `params_out`, as matmul.wgsl's backward_fused, so the caller
+// by hidden > 0, and the optimizer's update of W and b from dW = dlogitsᵀ·hidden, db = Σ_rows dlogits.
+// It reads `params` and writes `params_out`, as the dense kernels' backward_fused, so the caller
 // ping-pongs the parameter buffers. The logits, then their gradient, stay in workgroup memory
 // (ROWS·CLASSES floats: the caller checks the adapter holds them), which saves two dependent
 // dispatches a step: the layer's forward and its backward. dispatch: (1, 1, 1)
 var<workgroup> head_logits: array<f32, ROWS * CLASSES>;
-
-fn head_update(at: u32, grad: f32) {
-  let w = params[at];
-  let g = grad + hyper.weight_decay * w;
-  let v = hyper.momentum * velocity[at] + g;
-  velocity[at] = v;
-  params_out[at] = w - hyper.lr * v;
-}
 
 @compute @workgroup_size(WG)
 fn train_head(@builtin(local_invocation_index) lid: u32) {
@@ -185,21 +177,13 @@ fn train_head(@builtin(local_invocation_index) lid: u32) {
   let inv_rows = 1.0 / f32(ROWS);
   for (var r = lid; r < ROWS; r += WG) {
     let base = r * CLASSES;
-    var max_logit = head_logits[base];
-    var argmax = 0u;
-    for (var c = 1u; c < CLASSES; c++) {
-      if (head_logits[base + c] > max_logit) { max_logit = head_logits[base + c]; argmax = c; }
-    }
-    var sum_exp = 0.0;
-    for (var c = 0u; c < CLASSES; c++) { sum_exp += exp(head_logits[base + c] - max_logit); }
+    var s = row_start(head_logits[base]);
+    for (var c = 1u; c < CLASSES; c++) { s = row_max(s, c, head_logits[base + c]); }
+    for (var c = 0u; c < CLASSES; c++) { s = row_exp(s, head_logits[base + c]); }
     let label = labels[r];
-    loss += log(sum_exp) - (head_logits[base + label] - max_logit);
-    correct += select(0u, 1u, argmax == label);
-    let inv_sum = 1.0 / sum_exp;
-    for (var c = 0u; c < CLASSES; c++) {
-      let p = exp(head_logits[base + c] - max_logit) * inv_sum;
-      head_logits[base + c] = (p - select(0.0, 1.0, c == label)) * inv_rows;
-    }
+    loss += row_loss(s, head_logits[base + label]);
+    correct += select(0u, 1u, s.argmax == label);
+    for (var c = 0u; c < CLASSES; c++) { head_logits[base + c] = row_grad(s, head_logits[base + c], c == label, inv_rows); }
   }
   partial_loss[lid] = loss;
   partial_correct[lid] = correct;
@@ -220,10 +204,10 @@ fn train_head(@builtin(local_invocation_index) lid: u32) {
     var g = 0.0;
     if (k < HIDDEN) {
       for (var r = 0u; r < ROWS; r++) { g = fma(head_logits[r * CLASSES + c], hidden[r * HIDDEN + k], g); }
-      head_update(W_OFF + c * HIDDEN + k, g);
+      update_at(W_OFF + c * HIDDEN + k, g);
     } else {
       for (var r = 0u; r < ROWS; r++) { g += head_logits[r * CLASSES + c]; }
-      head_update(B_OFF + c, g);
+      update_at(B_OFF + c, g);
     }
   }
 }

@@ -47,3 +47,6 @@ export function createDevice(options: AcquireOptions & { readonly gpu?: GPU } = 
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   return Gpu.acquire(gpu, options);
 }
+
+/** Kernel-level parts for tools such as the kernel benchmarks (see src/advanced.ts). */
+export * as advanced from './advanced.ts';

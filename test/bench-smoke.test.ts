@@ -105,7 +105,7 @@ function expectTrainingDocument(doc: Record<string, unknown>, runtime: 'chrome' 
     'samplesPerSecond',
     'gflopsPerSecond',
   ]);
-  // gather, 4 forward, the fused head, 3 backward_fused, grad_weight_sgd
+  // gather, 4 forward, the fused head, 3 backward_fused, grad_weight_update
   expect(doc.dispatchesPerStep).toBe(10);
   expect(isNumber(doc.loadSeconds)).toBe(true);
   expect(isNumber(doc.warmupSeconds) && (doc.warmupSeconds as number) >= 0, 'warmupSeconds').toBe(true);
@@ -191,9 +191,9 @@ describe('kernel microbenchmarks (Dawn in Node)', () => {
     expect((doc.variants as { trainerDefault: boolean }[])[0]!.trainerDefault).toBe(true);
     const cases = doc.cases as { name: string; check: { ok: boolean }; timing?: Record<string, unknown> }[];
     const names = cases.map((c) => c.name);
-    for (const name of ['gather', 'softmax_ce train', 'train_head l5', 'sgd step']) expect(names).toContain(name);
+    for (const name of ['gather', 'softmax_ce train', 'train_head l5', 'optimizer step']) expect(names).toContain(name);
     for (const v of variants) {
-      const mm = [`forward 96³`, 'grad_weight_sgd l1', ...[1, 2, 3, 4, 5].flatMap((l) => [`forward l${l}`, `grad_weight l${l}`])];
+      const mm = [`forward 96³`, 'grad_weight_update l1', ...[1, 2, 3, 4, 5].flatMap((l) => [`forward l${l}`, `grad_weight l${l}`])];
       mm.push(...[2, 3, 4, 5].flatMap((l) => [`backward_fused l${l}`, `grad_input l${l}`]));
       for (const name of mm) expect(names).toContain(`${name} [${v}]`);
     }

@@ -107,7 +107,7 @@ import type { MnistLike } from '../src/model/data/mnist.ts';
 import { decodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
 import { SEED_LAYERS } from '../src/model/layout.ts';
 import { mlp } from '../src/model/model.ts';
-import type { Tuning } from '../src/model/network.ts';
+import type { Tuning } from '../src/model/programs/tuning.ts';
 import { sgd } from '../src/model/optimizers.ts';
 import { Trainer } from '../src/model/trainer/trainer.ts';
 

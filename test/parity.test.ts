@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../src/runtime/device.ts';
 import { layersOfStateDict } from '../src/model/layout.ts';
 import type { Tensor } from '../src/model/io/safetensors.ts';
-import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/network.ts';
+import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/programs/tuning.ts';
 import { createTrainer, golden, goldenJson, realMnist, testGpu, type TestRun } from './helpers.ts';
 
 // Parity with PyTorch (test/golden/README.md says how the files were made): from the same

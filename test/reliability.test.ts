@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceLostError, GpuError, InputError } from '../src/runtime/errors.ts';
 import { datasetFrom } from '../src/model/data/dataset.ts';
 import { checkLimits } from '../src/model/trainer/limits.ts';
-import { TILES_TUNING, SPLIT_TUNING } from '../src/model/network.ts';
+import { TILES_TUNING, SPLIT_TUNING } from '../src/model/programs/tuning.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import type { MnistLike } from '../src/model/data/mnist.ts';
 import { createTrainer, realMnist, takeSplit, testGpu, type TestRun } from './helpers.ts';

@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  headOverrides,
-  reductionWorkgroup,
-  softmaxCe,
-  softmaxCeOverrides,
-  softmaxGrid,
-  STEP_STAT_BYTES,
-} from '../src/kernels/softmax-ce.ts';
-import { hyperData } from '../src/kernels/sgd.ts';
-import { STEP_PARAMS_BYTES } from '../src/kernels/data.ts';
+import { headOverrides, reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid } from '../src/kernels/softmax-ce.ts';
+import { hyperData } from '../src/kernels/optimizer.ts';
+import { StepParams, StepStat } from '../src/kernels/records.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, expectedSgd, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
@@ -65,9 +58,8 @@ async function trainKernel(logits: Float32Array, labels: Uint32Array, rows: numb
   const wg = reductionWorkgroup(rows, preferredWg);
   const kernel = await gpu.pipelines.get(softmaxCe, 'train', softmaxCeOverrides(rows, classes, wg));
   const dlogits = storageBuffer(gpu, 'dlogits', rows * classes);
-  const rowLoss = storageBuffer(gpu, 'row_loss', rows);
   const slot = 3;
-  const stats = storageBuffer(gpu, 'stats', (STEP_STAT_BYTES / 4) * 5);
+  const stats = storageBuffer(gpu, 'stats', (StepStat.size / 4) * 5);
   const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
   await runKernel(
     gpu,
@@ -76,9 +68,8 @@ async function trainKernel(logits: Float32Array, labels: Uint32Array, rows: numb
       logits: storageBuffer(gpu, 'logits', logits),
       labels: storageBuffer(gpu, 'labels', labels),
       dlogits,
-      row_loss: rowLoss,
       stats,
-      step: { buffer: stepTable(slot, 0), offset: 0, size: STEP_PARAMS_BYTES },
+      step: { buffer: stepTable(slot, 0), offset: 0, size: StepParams.size },
     },
     [1, 1, 1],
     [stride],
@@ -86,10 +77,9 @@ async function trainKernel(logits: Float32Array, labels: Uint32Array, rows: numb
   const statWords = await gpu.read(stats);
   return {
     dlogits: await readF32(gpu, dlogits),
-    rowLoss: await readF32(gpu, rowLoss),
-    meanLoss: new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!,
-    correct: new Uint32Array(statWords)[(slot * STEP_STAT_BYTES) / 4 + 1]!,
-    untouchedSlot: new Float32Array(statWords)[0]!,
+    meanLoss: StepStat.read(statWords, slot).loss,
+    correct: StepStat.read(statWords, slot).correct,
+    untouchedSlot: StepStat.read(statWords, 0).loss,
   };
 }
 
@@ -97,7 +87,6 @@ describe('fused softmax-cross-entropy', () => {
   it("gives the seed's numbers: CE([0.2, 0.1, -0.1], target 0) = 0.9729189", async () => {
     const out = await trainKernel(new Float32Array([0.2, 0.1, -0.1]), new Uint32Array([0]), 1, 3);
     expect(out.meanLoss).toBeCloseTo(0.9729189, 6);
-    expect(out.rowLoss[0]).toBeCloseTo(0.9729189, 6);
     expect(out.correct).toBe(1);
     expect(Number.isNaN(out.untouchedSlot)).toBe(true);
   });
@@ -143,7 +132,6 @@ describe('fused softmax-cross-entropy', () => {
       const labels = Uint32Array.from({ length: rows }, () => rng.nextBelow(classes));
       const ref = reference(logits, labels, rows, classes);
       const out = await trainKernel(logits, labels, rows, classes, wg);
-      expectClose(out.rowLoss, ref.rowLoss, { atol: 1e-5, rtol: 1e-5, what: 'row loss' });
       expectClose(out.dlogits, ref.dlogits, { atol: 1e-7, rtol: 1e-4, what: 'dlogits' });
       expectClose([out.meanLoss], [ref.meanLoss], { atol: 1e-5, rtol: 1e-5, what: 'mean loss' });
       expect(out.correct).toBe(ref.correct);
@@ -168,15 +156,15 @@ describe('fused softmax-cross-entropy', () => {
         logits: storageBuffer(gpu, 'logits', logits),
         labels: storageBuffer(gpu, 'labels', labels),
         stats,
-        step: { buffer: stepTable(2, 9), offset: 0, size: STEP_PARAMS_BYTES },
+        step: { buffer: stepTable(2, 9), offset: 0, size: StepParams.size },
         predicted,
       },
       [1, 1, 1],
       [stride],
     );
     const words = await gpu.read(stats);
-    expectClose([new Float32Array(words)[4]!], [ref.meanLoss], { what: 'mean loss' });
-    expect(new Uint32Array(words)[5]).toBe(ref.correct);
+    expectClose([StepStat.read(words, 2).loss], [ref.meanLoss], { what: 'mean loss' });
+    expect(StepStat.read(words, 2).correct).toBe(ref.correct);
     expect([...(await readU32(gpu, predicted)).subarray(9)]).toEqual(ref.argmax);
   });
 });
@@ -230,7 +218,7 @@ describe('train_head: the output layer, its loss and its backward pass in one di
 
       const kernel = await gpu.pipelines.get(softmaxCe, 'train_head', headOverrides({ rows, hidden, classes, weightOffset, biasOffset }));
       const slot = 2;
-      const stats = storageBuffer(gpu, 'stats', (STEP_STAT_BYTES / 4) * 4);
+      const stats = storageBuffer(gpu, 'stats', (StepStat.size / 4) * 4);
       const dhidden = storageBuffer(gpu, 'dhidden', rows * hidden);
       const paramsOut = storageBuffer(gpu, 'params_out', total);
       const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);
@@ -240,7 +228,7 @@ describe('train_head: the output layer, its loss and its backward pass in one di
         {
           labels: storageBuffer(gpu, 'labels', labels),
           stats,
-          step: { buffer: stepTable(slot, 0), offset: 0, size: STEP_PARAMS_BYTES },
+          step: { buffer: stepTable(slot, 0), offset: 0, size: StepParams.size },
           hidden: storageBuffer(gpu, 'hidden', x),
           params: storageBuffer(gpu, 'params', params),
           dhidden,
@@ -252,12 +240,12 @@ describe('train_head: the output layer, its loss and its backward pass in one di
         [gpu.device.limits.minUniformBufferOffsetAlignment],
       );
       const statWords = await gpu.read(stats);
-      expectClose([new Float32Array(statWords)[(slot * STEP_STAT_BYTES) / 4]!], [ce.meanLoss], {
+      expectClose([StepStat.read(statWords, slot).loss], [ce.meanLoss], {
         atol: 1e-5,
         rtol: 1e-5,
         what: 'mean loss',
       });
-      expect(new Uint32Array(statWords)[(slot * STEP_STAT_BYTES) / 4 + 1]).toBe(ce.correct);
+      expect(StepStat.read(statWords, slot).correct).toBe(ce.correct);
       expectClose(await readF32(gpu, dhidden), dx, { atol: 1e-6, rtol: 1e-4, what: 'dhidden' });
       const outW = await readF32(gpu, paramsOut);
       expectClose(

@@ -1,4 +1,4 @@
-import { InputError } from '../../src/runtime/errors.ts';
+import { InputError } from '../../src/index.ts';
 
 export interface FlagSpec {
   readonly type: 'int' | 'number' | 'string' | 'bool' | 'list';

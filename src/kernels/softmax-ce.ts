@@ -1,5 +1,9 @@
-import source from '../../shaders/softmax_ce.wgsl';
-import { ceilDiv, defineFamily, wgslConst, type Grid, type Overrides } from './spec.ts';
+/** Softmax + cross-entropy (shaders/softmax_ce.wgsl): the loss of a batch, evaluation, inference, and train_head. */
+import fusedUpdate from '../../shaders/lib/fused_update.wgsl';
+import optimizerUpdate from '../../shaders/lib/optimizer_update.wgsl';
+import familySource from '../../shaders/softmax_ce.wgsl';
+import { Hyper, recordsWgsl, StepParams, StepStat } from './records.ts';
+import { ceilDiv, composeWgsl, defineFamily, wgslConst, type Grid, type Overrides } from './spec.ts';
 
 const logits = { binding: 0, access: 'read' } as const;
 const labels = { binding: 1, access: 'read' } as const;
@@ -8,18 +12,9 @@ const step = { binding: 5, access: 'uniform_dynamic' } as const;
 
 export const softmaxCe = defineFamily({
   name: 'softmax_ce',
-  source,
+  source: composeWgsl(familySource, fusedUpdate, optimizerUpdate, recordsWgsl(StepParams, StepStat, Hyper)),
   entries: {
-    train: {
-      bindings: {
-        logits,
-        labels,
-        dlogits: { binding: 2, access: 'read_write' },
-        row_loss: { binding: 3, access: 'read_write' },
-        stats,
-        step,
-      },
-    },
+    train: { bindings: { logits, labels, dlogits: { binding: 2, access: 'read_write' }, stats, step } },
     evaluate: { bindings: { logits, labels, stats, step, predicted: { binding: 7, access: 'read_write' } } },
     softmax: { bindings: { logits, probs: { binding: 6, access: 'read_write' } } },
     train_head: {
@@ -39,9 +34,11 @@ export const softmaxCe = defineFamily({
 });
 
 /** Largest workgroup the reduction's workgroup arrays hold. */
-export const MAX_WORKGROUP = wgslConst(source, 'MAX_WG');
-/** Bytes of one StepStat { loss: f32, correct: u32 }. */
-export const STEP_STAT_BYTES = 8;
+export const MAX_WORKGROUP = wgslConst(familySource, 'MAX_WG');
+/** The loss of a training batch reduces over a workgroup of up to this many invocations. */
+export const TRAIN_WORKGROUP = 64;
+/** An evaluation chunk (1,000 rows by default) gets the widest reduction. */
+export const EVAL_WORKGROUP = MAX_WORKGROUP;
 
 /** A power of two, at most MAX_WORKGROUP, no wider than needed for `rows`. */
 export function reductionWorkgroup(rows: number, preferred: number): number {

@@ -28,6 +28,15 @@ export type Grid = readonly [number, number, number];
 /** The WebGPU cap on workgroups per dispatch dimension. */
 export const MAX_GROUPS_PER_DIMENSION = 65_535;
 
+/**
+ * A family's WGSL module: its own file first, so the compiler's line numbers are that file's, then
+ * the shared shaders/lib/*.wgsl files and the record structs it uses (WGSL resolves module-scope
+ * names in any order, so the pieces need no #include).
+ */
+export function composeWgsl(family: string, ...shared: string[]): string {
+  return [family, ...shared].join('\n');
+}
+
 export function defineFamily<E extends string>(family: KernelFamily<E>): KernelFamily<E> {
   for (const [entry, spec] of Object.entries<EntrySpec>(family.entries)) {
     if (!new RegExp(`fn\\s+${entry}\\s*\\(`).test(family.source)) {

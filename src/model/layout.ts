@@ -102,13 +102,3 @@ export function layersOfStateDict(tensors: Map<string, Tensor>): number[] | unde
   }
   return layers.length >= 2 ? layers : undefined;
 }
-
-/** Floating-point operations of one training step (forward, dX, dW) at `rows` samples. */
-export function trainingFlopsPerStep(layout: ParamLayout, rows: number): number {
-  let flops = 0;
-  for (const [l, d] of layout.dense.entries()) {
-    const gemm = 2 * rows * d.inFeatures * d.outFeatures;
-    flops += gemm * (l === 0 ? 2 : 3);
-  }
-  return flops;
-}

@@ -1,23 +1,43 @@
-/** A data set uploaded to the GPU once, for the gather kernel to assemble batches from. */
-import { InputError } from '../../runtime/errors.ts';
+/**
+ * A data set on the GPU as it was given: features as bytes (packed 4 to a u32 word, little-endian,
+ * as a Uint8Array's memory already is) or as f32, labels as u32. The gather kernel expands a batch
+ * to normalized f32 rows; nothing is expanded ahead of time.
+ */
 import type { Gpu } from '../../runtime/device.ts';
-import { destroyDataset as destroySplit, uploadDataset as uploadSplit, type GpuDataset as GpuSplit } from '../network.ts';
 import type { Dataset, FeatureType, Normalization } from './dataset.ts';
 
-export interface GpuDataset extends GpuSplit {
+export interface GpuDataset {
+  readonly features: GPUBuffer;
+  readonly labels: GPUBuffer;
+  readonly count: number;
+  readonly featureCount: number;
   readonly featureType: FeatureType;
   readonly classes: number;
   readonly normalization: Normalization;
 }
 
-export function uploadDataset(gpu: Gpu, d: Dataset, label: string): GpuDataset {
-  if (d.featureType !== 'u8' || d.classes > 256) {
-    throw new InputError(`${d.name}: float features and more than 256 classes need the generalized gather kernel`);
+// A function: GPUBufferUsage exists only once a WebGPU implementation is loaded.
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+export function uploadDataset(gpu: Gpu, dataset: Dataset, label: string): GpuDataset {
+  const features = gpu.buffers.create(`${label}.features`, dataset.features.byteLength, STORAGE(), dataset.features);
+  try {
+    return {
+      features,
+      labels: gpu.buffers.create(`${label}.labels`, dataset.labels.byteLength, STORAGE(), dataset.labels),
+      count: dataset.count,
+      featureCount: dataset.featureCount,
+      featureType: dataset.featureType,
+      classes: dataset.classes,
+      normalization: dataset.normalization,
+    };
+  } catch (error) {
+    gpu.buffers.destroy(features);
+    throw error;
   }
-  const split = uploadSplit(gpu, { images: d.features as Uint8Array, labels: Uint8Array.from(d.labels), count: d.count }, label);
-  return { ...split, featureType: d.featureType, classes: d.classes, normalization: d.normalization };
 }
 
 export function destroyDataset(gpu: Gpu, d: GpuDataset | undefined): void {
-  destroySplit(gpu, d);
+  gpu.buffers.destroy(d?.features);
+  gpu.buffers.destroy(d?.labels);
 }

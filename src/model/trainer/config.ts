@@ -7,7 +7,7 @@ import type { Gpu } from '../../runtime/device.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Tensor } from '../io/safetensors.ts';
 import { checkModel, type ModelSpec } from '../model.ts';
-import { DEFAULT_TUNING, tuningFor, type Tuning } from '../network.ts';
+import { DEFAULT_TUNING, tuningFor, type Tuning } from '../programs/tuning.ts';
 import { checkOptimizer, type Optimizer } from '../optimizers.ts';
 
 export interface TrainConfig {

@@ -6,8 +6,11 @@ import { InputError } from '../../runtime/errors.ts';
 import type { Gpu } from '../../runtime/device.ts';
 import { featureScale, type Dataset, type Normalization } from '../data/dataset.ts';
 import { destroyDataset, uploadDataset, type GpuDataset } from '../data/gpu-dataset.ts';
-import { EvalProgram, InferProgram, StepTable, type GpuParameters, type Tuning } from '../network.ts';
-import { STEP_STAT_BYTES } from '../../kernels/softmax-ce.ts';
+import { StepStat } from '../../kernels/records.ts';
+import { StepTable, type GpuParameters } from '../parameters.ts';
+import { EvalProgram } from '../programs/eval.ts';
+import { InferProgram } from '../programs/infer.ts';
+import type { Tuning } from '../programs/tuning.ts';
 
 export interface EvalResult {
   readonly loss: number;
@@ -37,7 +40,7 @@ export class Evaluator {
     this.data = uploadDataset(gpu, dataset, label);
     const chunks = Math.ceil(dataset.count / chunk);
     this.table = new StepTable(gpu, `${label}.eval.steps`, chunks, chunk);
-    this.stats = gpu.buffers.create(`${label}.eval.stats`, chunks * STEP_STAT_BYTES, storage);
+    this.stats = gpu.buffers.create(`${label}.eval.stats`, chunks * StepStat.size, storage);
     this.predicted = gpu.buffers.create(`${label}.eval.predicted`, dataset.count * 4, storage);
   }
 
@@ -55,7 +58,6 @@ export class Evaluator {
         stats: this.stats,
         predicted: this.predicted,
         tuning: this.tuning,
-        normalization: this.dataset.normalization,
       });
       this.programs.set(rows, p);
     }
@@ -76,12 +78,13 @@ export class Evaluator {
     for (let c = 0; c < chunks; c++) (await this.program(this.rowsOf(c))).encode(pass, c);
     pass.end();
     this.gpu.device.queue.submit([encoder.finish()]);
-    const view = new DataView(await this.gpu.read(this.stats, 0, chunks * STEP_STAT_BYTES));
+    const view = new DataView(await this.gpu.read(this.stats, 0, chunks * StepStat.size));
     let loss = 0;
     let correct = 0;
     for (let c = 0; c < chunks; c++) {
-      loss += view.getFloat32(c * STEP_STAT_BYTES, true) * this.rowsOf(c);
-      correct += view.getUint32(c * STEP_STAT_BYTES + 4, true);
+      const stat = StepStat.read(view, c);
+      loss += stat.loss * this.rowsOf(c);
+      correct += stat.correct;
     }
     const count = this.dataset.count;
     return { loss: loss / count, accuracy: correct / count, correct, count, seconds: (performance.now() - start) / 1000 };

@@ -4,11 +4,12 @@
  * sizes and what to change, rather than failing later with a raw validation error.
  */
 import { InputError } from '../../runtime/errors.ts';
-import { denseGrid, splitPartialFloats, type DenseEntry } from '../../kernels/matmul.ts';
-import { MAX_WORKGROUP, STEP_STAT_BYTES } from '../../kernels/softmax-ce.ts';
+import { denseGrid, splitPartialFloats, type DenseEntry } from '../../kernels/dense.ts';
+import { StepStat } from '../../kernels/records.ts';
+import { MAX_WORKGROUP } from '../../kernels/softmax-ce.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { paramLayout } from '../layout.ts';
-import type { Tuning } from '../network.ts';
+import type { Tuning } from '../programs/tuning.ts';
 
 /** The limits the check reads (a GPUSupportedLimits has them all). */
 export type NeededLimits = Pick<
@@ -73,7 +74,7 @@ function bufferNeeds(p: LimitsPlan, limit: number): { what: string; size: number
     ),
     {
       what: `the losses of an epoch (${Math.ceil(p.train.count / p.batchSize)} steps)`,
-      size: Math.ceil(p.train.count / p.batchSize) * STEP_STAT_BYTES,
+      size: Math.ceil(p.train.count / p.batchSize) * StepStat.size,
       fix: 'use a larger batch size',
     },
   ];
@@ -115,7 +116,7 @@ export function checkLimits(limits: NeededLimits, p: LimitsPlan): void {
     for (const [l, d] of layout.dense.entries()) {
       for (const entry of ENTRIES) {
         const grid = denseGrid(entry, { rows, ...d }, t);
-        const over = grid.find((g) => g > limits.maxComputeWorkgroupsPerDimension);
+        const over = grid.find((g: number) => g > limits.maxComputeWorkgroupsPerDimension);
         if (over !== undefined) {
           throw new InputError(
             `layer ${l + 1} (${d.inFeatures} → ${d.outFeatures}) at ${rows} rows needs ${over} workgroups along one ` +

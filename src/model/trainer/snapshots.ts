@@ -4,7 +4,7 @@
  * snapshot taken before the bad step, which produced only finite losses.
  */
 import type { Gpu } from '../../runtime/device.ts';
-import type { GpuParameters } from '../network.ts';
+import type { GpuParameters } from '../parameters.ts';
 
 export class SnapshotRing {
   private readonly buffers: GPUBuffer[];

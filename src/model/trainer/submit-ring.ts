@@ -3,7 +3,7 @@
  * copy of those steps' StepStat records into a staging buffer; the CPU maps it asynchronously
  * while later command buffers are already queued, and decodes losses and correct counts from it.
  */
-import { STEP_STAT_BYTES } from '../../kernels/softmax-ce.ts';
+import { StepStat } from '../../kernels/records.ts';
 import type { Gpu } from '../../runtime/device.ts';
 
 export interface Chunk {
@@ -38,7 +38,7 @@ export class SubmitRing {
       this.pool.pop() ??
       this.gpu.buffers.create(
         'train.stats.readback',
-        this.stepsPerSubmit * STEP_STAT_BYTES,
+        this.stepsPerSubmit * StepStat.size,
         GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       )
     );
@@ -52,7 +52,7 @@ export class SubmitRing {
     encodeStart: number,
   ): Chunk {
     const staging = this.acquire();
-    encoder.copyBufferToBuffer(stats, chunk.stepInEpoch * STEP_STAT_BYTES, staging, 0, chunk.count * STEP_STAT_BYTES);
+    encoder.copyBufferToBuffer(stats, chunk.stepInEpoch * StepStat.size, staging, 0, chunk.count * StepStat.size);
     this.gpu.device.queue.submit([encoder.finish()]);
     const encodeSeconds = (performance.now() - encodeStart) / 1000;
     const done = this.gpu.mapRead(staging);
@@ -76,13 +76,14 @@ export class SubmitRing {
   }
 
   private decode(chunk: Chunk): ChunkStats {
-    const view = new DataView(chunk.staging.getMappedRange(0, chunk.count * STEP_STAT_BYTES).slice(0));
+    const bytes = chunk.staging.getMappedRange(0, chunk.count * StepStat.size).slice(0);
     this.release(chunk.staging);
     const losses = new Float32Array(chunk.count);
     const correct = new Uint32Array(chunk.count);
     for (let i = 0; i < chunk.count; i++) {
-      losses[i] = view.getFloat32(i * STEP_STAT_BYTES, true);
-      correct[i] = view.getUint32(i * STEP_STAT_BYTES + 4, true);
+      const stat = StepStat.read(bytes, i);
+      losses[i] = stat.loss;
+      correct[i] = stat.correct;
     }
     return { losses, correct };
   }

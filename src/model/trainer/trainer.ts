@@ -7,13 +7,14 @@
  */
 import { DivergenceError, InputError } from '../../runtime/errors.ts';
 import type { Gpu } from '../../runtime/device.ts';
-import { STEP_STAT_BYTES } from '../../kernels/softmax-ce.ts';
+import { StepStat } from '../../kernels/records.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { destroyDataset, uploadDataset, type GpuDataset } from '../data/gpu-dataset.ts';
 import { encodeCheckpoint, decodeCheckpoint } from '../io/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
 import { flatFromStateDict, initParams, paramLayout, stateDictFromFlat, type ParamLayout } from '../layout.ts';
-import { GpuParameters, StepTable, TrainProgram } from '../network.ts';
+import { GpuParameters, StepTable } from '../parameters.ts';
+import { TrainProgram } from '../programs/train.ts';
 import { checkLearningRate } from '../optimizers.ts';
 import { Rng } from '../rng.ts';
 import { checkFits, configFrom, type TrainConfig, type TrainerOptions } from './config.ts';
@@ -69,7 +70,7 @@ export class Trainer {
     this.trainData = uploadDataset(device, train, 'train');
     this.order = buffers.create('train.order', train.count * 4, storage);
     this.stepTable = new StepTable(device, 'train.steps', this.stepsPerEpoch, config.batchSize);
-    this.stats = buffers.create('train.stats', this.stepsPerEpoch * STEP_STAT_BYTES, storage);
+    this.stats = buffers.create('train.stats', this.stepsPerEpoch * StepStat.size, storage);
     this.ring = new SubmitRing(device, config.stepsPerSubmit);
     this.snapshots = new SnapshotRing(device, this.model, config.maxInFlight + 1);
     this.testEvaluator = test
@@ -127,7 +128,6 @@ export class Trainer {
         stats: this.stats,
         tuning: this.config.tuning,
         fusedUpdate: this.config.fusedUpdate,
-        normalization: this.train.normalization,
       });
       this.programs.set(rows, p);
     }

@@ -1,22 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  entryName,
   backwardFusedGrid,
+  denseFamily,
   forwardGrid,
   gradInputGrid,
   gradWeightGrid,
-  matmul,
-  matmulOverrides,
+  denseOverrides,
   TILE_M,
   TILE_N,
   ROW_BLOCK,
   splitPartialFloats,
   type DenseShape,
-  type MatmulTuning,
-} from '../src/kernels/matmul.ts';
-import { hyperData } from '../src/kernels/sgd.ts';
+  type DenseTuning,
+} from '../src/kernels/dense.ts';
+import { hyperData } from '../src/kernels/optimizer.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
-import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/network.ts';
+import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
 import { expectClose, expectedSgd, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
 
@@ -76,7 +75,7 @@ const shapes: [number, number, number][] = [
   [33, 10, 64],
 ];
 
-const tunings: MatmulTuning[] = [
+const tunings: DenseTuning[] = [
   { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
   { variant: 'tiles', wgX: 16, wgY: 4, split: 1 },
   { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
@@ -104,7 +103,7 @@ describe('matmul kernels against float64 references', () => {
         const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
         const b = params.subarray(s.biasOffset, s.biasOffset + N);
         for (const relu of [false, true]) {
-          const kernel = await gpu.pipelines.get(matmul, entryName('forward', tuning), matmulOverrides(s, tuning, { relu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(s, tuning, { relu }));
           const y = storageBuffer(gpu, 'y', M * N);
           await runKernel(
             gpu,
@@ -123,7 +122,7 @@ describe('matmul kernels against float64 references', () => {
         const params = randomArray(rng, s.total, 0.5);
         const dy = randomArray(rng, M * N);
         for (const maskRelu of [false, true]) {
-          const kernel = await gpu.pipelines.get(matmul, entryName('grad_input', tuning), matmulOverrides(s, tuning, { maskRelu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_input', denseOverrides(s, tuning, { maskRelu }));
           const dx = storageBuffer(gpu, 'dx', M * K);
           await runKernel(
             gpu,
@@ -141,7 +140,7 @@ describe('matmul kernels against float64 references', () => {
         const s = layout(M, N, K);
         const x = randomArray(rng, M * K);
         const dy = randomArray(rng, M * N);
-        const kernel = await gpu.pipelines.get(matmul, entryName('grad_weight', tuning), matmulOverrides(s, tuning));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight', denseOverrides(s, tuning));
         const grads = storageBuffer(gpu, 'grads', s.total);
         await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), dy: storageBuffer(gpu, 'dy', dy), grads }, gradWeightGrid(s, tuning));
         const out = await readF32(gpu, grads);
@@ -160,7 +159,7 @@ describe('matmul kernels against float64 references', () => {
         const velocity = randomArray(rng, s.total, 0.1);
         const dy = randomArray(rng, M * N);
         const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
-        const kernel = await gpu.pipelines.get(matmul, entryName('backward_fused', tuning), matmulOverrides(s, tuning, { maskRelu: true }));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'backward_fused', denseOverrides(s, tuning, { maskRelu: true }));
         const dx = storageBuffer(gpu, 'dx', M * K);
         const paramsOut = storageBuffer(gpu, 'params_out', s.total);
         const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { hyperData, sgd, sgdGrid, sgdOverrides } from '../src/kernels/sgd.ts';
+import { hyperData, optimizer, optimizerGrid, optimizerOverrides } from '../src/kernels/optimizer.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch } from '../src/runtime/pipelines.ts';
 import { Rng } from '../src/model/rng.ts';
@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-describe('SGD with momentum over a flat parameter buffer', () => {
+describe('the optimizer pass (SGD with momentum) over a flat parameter buffer', () => {
   for (const [count, lr, momentum, weightDecay] of [
     [1, 0.1, 0.5, 0],
     [255, 0.01, 0.5, 0],
@@ -26,7 +26,7 @@ describe('SGD with momentum over a flat parameter buffer', () => {
       const grads = storageBuffer(gpu, 'grads', count);
       const velocity = storageBuffer(gpu, 'velocity', new Float32Array(count));
       const hyper = uniformBuffer(gpu, 'hyper', hyperData({ lr, momentum, weightDecay }));
-      const kernel = await gpu.pipelines.get(sgd, 'step', sgdOverrides(count));
+      const kernel = await gpu.pipelines.get(optimizer, 'step', optimizerOverrides(count));
       const group = bindGroup(gpu.device, kernel, 'sgd', { params, grads, velocity, hyper });
       // All five steps in one submit; each step's gradient copied in between, as a training step would write it.
       const encoder = gpu.device.createCommandEncoder();
@@ -34,7 +34,7 @@ describe('SGD with momentum over a flat parameter buffer', () => {
       for (const source of sources) {
         encoder.copyBufferToBuffer(source, 0, grads, 0, count * 4);
         const pass = encoder.beginComputePass();
-        dispatch(pass, kernel, group, sgdGrid(count));
+        dispatch(pass, kernel, group, optimizerGrid(count));
         pass.end();
       }
       gpu.device.queue.submit([encoder.finish()]);

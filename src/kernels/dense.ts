@@ -1,5 +1,17 @@
-import source from '../../shaders/matmul.wgsl';
-import { ceilDiv, defineFamily, wgslConst, type Grid, type Overrides } from './spec.ts';
+/**
+ * The dense layer kernels: Y = X·Wᵀ + b (ReLU optional) and its backward forms, in three variants
+ * with the same entry points and bindings, one WGSL file each (shaders/dense_*.wgsl) on top of the
+ * shared shaders/lib/dense_common.wgsl.
+ */
+import common from '../../shaders/lib/dense_common.wgsl';
+import tile from '../../shaders/lib/dense_tile.wgsl';
+import fusedUpdate from '../../shaders/lib/fused_update.wgsl';
+import optimizerUpdate from '../../shaders/lib/optimizer_update.wgsl';
+import rowsSource from '../../shaders/dense_rows.wgsl';
+import splitSource from '../../shaders/dense_split.wgsl';
+import tilesSource from '../../shaders/dense_tiles.wgsl';
+import { Hyper, recordsWgsl } from './records.ts';
+import { ceilDiv, composeWgsl, defineFamily, wgslConst, type Grid, type KernelFamily, type Overrides } from './spec.ts';
 
 const x = { binding: 0, access: 'read' } as const;
 const params = { binding: 1, access: 'read' } as const;
@@ -11,33 +23,28 @@ const paramsOut = { binding: 6, access: 'read_write' } as const;
 const velocity = { binding: 7, access: 'read_write' } as const;
 const hyper = { binding: 8, access: 'uniform' } as const;
 
-export const matmul = defineFamily({
-  name: 'matmul',
-  source,
-  entries: {
-    forward: { bindings: { x, params, y } },
-    grad_input: { bindings: { x, params, dy, dx } },
-    grad_weight: { bindings: { x, dy, grads } },
-    grad_weight_sgd: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
-    backward_fused: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
-    forward_rows: { bindings: { x, params, y } },
-    grad_input_rows: { bindings: { x, params, dy, dx } },
-    grad_weight_rows: { bindings: { x, dy, grads } },
-    grad_weight_sgd_rows: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
-    backward_fused_rows: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
-    forward_split: { bindings: { x, params, y } },
-    grad_input_split: { bindings: { x, params, dy, dx } },
-    grad_weight_split: { bindings: { x, dy, grads } },
-    grad_weight_sgd_split: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
-    backward_fused_split: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
-  },
-});
+const entries = {
+  forward: { bindings: { x, params, y } },
+  grad_input: { bindings: { x, params, dy, dx } },
+  grad_weight: { bindings: { x, dy, grads } },
+  grad_weight_update: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
+  backward_fused: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
+};
 
-export type DenseEntry = 'forward' | 'grad_input' | 'grad_weight' | 'grad_weight_sgd' | 'backward_fused';
+export type DenseEntry = keyof typeof entries;
+export type DenseVariant = 'tiles' | 'rows' | 'split';
 
-export const TILE_M = wgslConst(source, 'TILE_M');
-export const TILE_N = wgslConst(source, 'TILE_N');
-export const ROW_BLOCK = wgslConst(source, 'ROW_BLOCK');
+const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper)];
+
+export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntry>>> = {
+  tiles: defineFamily({ name: 'dense_tiles', source: composeWgsl(tilesSource, tile, ...shared), entries }),
+  rows: defineFamily({ name: 'dense_rows', source: composeWgsl(rowsSource, ...shared), entries }),
+  split: defineFamily({ name: 'dense_split', source: composeWgsl(splitSource, tile, ...shared), entries }),
+};
+
+export const TILE_M = wgslConst(tile, 'TILE_M');
+export const TILE_N = wgslConst(tile, 'TILE_N');
+export const ROW_BLOCK = wgslConst(rowsSource, 'ROW_BLOCK');
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
 export interface DenseShape {
@@ -56,24 +63,24 @@ export interface DenseShape {
  * its share of the reduction, summed in workgroup memory (GPUs, where batch 64 leaves the tiles'
  * grids too small to fill the machine).
  */
-export interface MatmulTuning {
-  readonly variant: 'tiles' | 'rows' | 'split';
+export interface DenseTuning {
+  readonly variant: DenseVariant;
   readonly wgX: number;
   readonly wgY: number;
   /** z-slices of a `split` workgroup; 1 otherwise */
   readonly split: number;
 }
 
-export function entryName(entry: DenseEntry, t: MatmulTuning): string {
-  return t.variant === 'tiles' ? entry : `${entry}_${t.variant}`;
+export function denseFamily(t: DenseTuning): KernelFamily<DenseEntry> {
+  return denseFamilies[t.variant];
 }
 
 /** Floats of workgroup memory a `split` workgroup holds its partial tiles in. */
-export function splitPartialFloats(t: MatmulTuning): number {
+export function splitPartialFloats(t: DenseTuning): number {
   return t.variant === 'split' ? t.split * t.wgX * TILE_N * t.wgY * TILE_M : 0;
 }
 
-export function matmulOverrides(shape: DenseShape, tuning: MatmulTuning, flags: { relu?: boolean; maskRelu?: boolean } = {}): Overrides {
+export function denseOverrides(shape: DenseShape, tuning: DenseTuning, flags: { relu?: boolean; maskRelu?: boolean } = {}): Overrides {
   return {
     M: shape.rows,
     N: shape.outFeatures,
@@ -84,7 +91,8 @@ export function matmulOverrides(shape: DenseShape, tuning: MatmulTuning, flags: 
     MASK_RELU: flags.maskRelu ?? false,
     WG_X: tuning.wgX,
     WG_Y: tuning.wgY,
-    SPLIT: tuning.split,
+    // only dense_split.wgsl declares SPLIT, and a pipeline may set only the overrides its module has
+    ...(tuning.variant === 'split' ? { SPLIT: tuning.split } : {}),
   };
 }
 
@@ -93,34 +101,34 @@ function tiles(extent: number, per: number, tile: number): number {
 }
 
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
-function rowsAndColumns(rows: number, columns: number, t: MatmulTuning): [number, number] {
+function rowsAndColumns(rows: number, columns: number, t: DenseTuning): [number, number] {
   return t.variant === 'rows'
     ? [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)]
     : [tiles(rows, t.wgY, TILE_M), tiles(columns, t.wgX, TILE_N)];
 }
 
-export function forwardGrid(s: DenseShape, t: MatmulTuning): Grid {
+export function forwardGrid(s: DenseShape, t: DenseTuning): Grid {
   const [y, x] = rowsAndColumns(s.rows, s.outFeatures, t);
   return [x, y, 1];
 }
 
-export function gradInputGrid(s: DenseShape, t: MatmulTuning): Grid {
+export function gradInputGrid(s: DenseShape, t: DenseTuning): Grid {
   const [y, x] = rowsAndColumns(s.rows, s.inFeatures, t);
   return [x, y, 1];
 }
 
 /** The split kernels compute db as column K of the weight gradient. */
-export function gradWeightGrid(s: DenseShape, t: MatmulTuning): Grid {
+export function gradWeightGrid(s: DenseShape, t: DenseTuning): Grid {
   const [y, x] = rowsAndColumns(s.outFeatures, s.inFeatures + (t.variant === 'split' ? 1 : 0), t);
   return [x, y, 1];
 }
 
-export function backwardFusedGrid(s: DenseShape, t: MatmulTuning): Grid {
+export function backwardFusedGrid(s: DenseShape, t: DenseTuning): Grid {
   const [x, weightRows] = gradWeightGrid(s, t);
   return [x, weightRows + gradInputGrid(s, t)[1], 1];
 }
 
-export function denseGrid(entry: DenseEntry, s: DenseShape, t: MatmulTuning): Grid {
+export function denseGrid(entry: DenseEntry, s: DenseShape, t: DenseTuning): Grid {
   switch (entry) {
     case 'forward':
       return forwardGrid(s, t);

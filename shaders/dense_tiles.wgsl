@@ -1,0 +1,130 @@
+// Dense layer kernels, register-tile variant: Y = X·Wᵀ + b (optionally ReLU), and its two backward
+// forms. Layouts, overrides and bindings: lib/dense_common.wgsl; tiles: lib/dense_tile.wgsl.
+//
+// Every invocation computes a TILE_M × TILE_N block of outputs in registers and reads its operands
+// straight from global memory, with no workgroup memory and no barriers: on a batch of 64 the
+// whole working set sits in cache, and software adapters (lavapipe) pay dearly for barriers.
+// The other variants (dense_rows.wgsl, dense_split.wgsl) have the same entry points and bindings.
+
+// Y[m, n] = Σ_k X[m, k] · W[n, k] + b[n]       grid: (⌈N / (WG_X·TILE_N)⌉, ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m0 = gid.y * TILE_M;
+  let n0 = gid.x * TILE_N;
+  if (m0 >= M || n0 >= N) { return; }
+  let acc = forward_partial(m0, n0, 0u, K);
+  for (var j = 0u; j < TILE_N; j++) {
+    let n = n0 + j;
+    if (n >= N) { break; }
+    for (var i = 0u; i < TILE_M; i++) {
+      let m = m0 + i;
+      if (m >= M) { break; }
+      forward_store(m, n, acc[i][j]);
+    }
+  }
+}
+
+// dX[m, k] = Σ_n dY[m, n] · W[n, k], times 1[X[m, k] > 0] when MASK_RELU.
+// Columns of this tile are k0 .. k0 + TILE_N; rows are samples starting at m0.
+fn grad_input_tile(m0: u32, k0: u32) {
+  if (m0 >= M || k0 >= K) { return; }
+  let acc = grad_input_partial(m0, k0, 0u, N);
+  for (var i = 0u; i < TILE_M; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      grad_input_store(m, k, acc[i][j]);
+    }
+  }
+}
+
+// dW[n, k] = Σ_m dY[m, n] · X[m, k] and db[n] = Σ_m dY[m, n] for the tile of rows n0.. and
+// columns k0..; the tiles of the first column also produce db.
+struct WeightTile {
+  dw: Tile,
+  db: array<f32, TILE_M>,
+}
+
+fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
+  var dy_col: array<u32, TILE_M>;
+  var x_col: array<u32, TILE_N>;
+  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, N - 1u); }
+  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, K - 1u); }
+  var t: WeightTile;
+  for (var m = 0u; m < M; m++) {
+    var a: array<f32, TILE_M>;
+    var b: array<f32, TILE_N>;
+    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * N + dy_col[i]]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = x[m * K + x_col[j]]; }
+    for (var i = 0u; i < TILE_M; i++) {
+      t.db[i] += a[i];
+      for (var j = 0u; j < TILE_N; j++) { t.dw[i][j] = fma(a[i], b[j], t.dw[i][j]); }
+    }
+  }
+  return t;
+}
+
+fn update_weight_tile(n0: u32, k0: u32) {
+  if (n0 >= N || k0 >= K) { return; }
+  let t = grad_weight_tile(n0, k0);
+  for (var i = 0u; i < TILE_M; i++) {
+    let n = n0 + i;
+    if (n >= N) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      update_at(W_OFF + n * K + k, t.dw[i][j]);
+    }
+    if (k0 == 0u) { update_at(B_OFF + n, t.db[i]); }
+  }
+}
+
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
+  grad_input_tile(gid.y * TILE_M, gid.x * TILE_N);
+}
+
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈N / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n0 = gid.y * TILE_M;
+  let k0 = gid.x * TILE_N;
+  if (n0 >= N || k0 >= K) { return; }
+  let t = grad_weight_tile(n0, k0);
+  for (var i = 0u; i < TILE_M; i++) {
+    let n = n0 + i;
+    if (n >= N) { break; }
+    for (var j = 0u; j < TILE_N; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      grads[W_OFF + n * K + k] = t.dw[i][j];
+    }
+    if (k0 == 0u) { grads[B_OFF + n] = t.db[i]; }
+  }
+}
+
+// Weight and bias gradients with the optimizer update fused: reads `params`, writes `params_out`.
+// grid: as grad_weight
+@compute @workgroup_size(WG_X, WG_Y)
+fn grad_weight_update(@builtin(global_invocation_id) gid: vec3<u32>) {
+  update_weight_tile(gid.y * TILE_M, gid.x * TILE_N);
+}
+
+// One dispatch for a whole hidden layer's backward pass: the first ⌈N / (WG_Y·TILE_M)⌉ rows of
+// workgroups update W and b (fused update), the rest compute dX. Both grids have K columns. dX
+// reads the old weights from `params` while the update writes `params_out`, so the caller
+// ping-pongs two parameter buffers between steps.
+// grid: (⌈K / (WG_X·TILE_N)⌉, ⌈N / (WG_Y·TILE_M)⌉ + ⌈M / (WG_Y·TILE_M)⌉)
+@compute @workgroup_size(WG_X, WG_Y)
+fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let weight_rows = (N + WG_Y * TILE_M - 1u) / (WG_Y * TILE_M);
+  let col = (wid.x * WG_X + lid.x) * TILE_N;
+  if (wid.y < weight_rows) {
+    update_weight_tile((wid.y * WG_Y + lid.y) * TILE_M, col);
+  } else {
+    grad_input_tile(((wid.y - weight_rows) * WG_Y + lid.y) * TILE_M, col);
+  }
+}

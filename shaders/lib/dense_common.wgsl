@@ -1,0 +1,45 @@
+// Shared by the dense layer kernels (dense_tiles.wgsl, dense_rows.wgsl, dense_split.wgsl), appended
+// after the variant's own file by src/kernels/dense.ts. Layouts (all row-major f32):
+//   X:      (M, K)   layer input; rows are samples
+//   W:      (N, K)   weights, PyTorch's nn.Linear layout, at params[W_OFF ..]
+//   b:      (N)      bias, at params[B_OFF ..]
+//   Y, dY:  (M, N)   layer output and its gradient
+//   dX:     (M, K)   gradient w.r.t. the input, ReLU mask of the previous layer fused in
+//   dW:     (N, K)   weight gradient, at grads[W_OFF ..];  db: (N) at grads[B_OFF ..]
+// `params`, `grads`, `params_out` and `velocity` are the model's flat parameter buffers: every
+// layer's tensors at fixed offsets, so one binding serves every layer and the optimizer can run in
+// one pass. Out-of-range rows and columns are clamped on load (always a valid address) and masked
+// on store.
+
+override M: u32;
+override N: u32;
+override K: u32;
+override W_OFF: u32 = 0u;
+override B_OFF: u32 = 0u;
+override RELU: bool = false;      // forward: apply ReLU to Y
+override MASK_RELU: bool = false; // grad_input: zero dX where X <= 0 (X is the previous layer's ReLU output)
+override WG_X: u32 = 8u;
+override WG_Y: u32 = 8u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> params: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grads: array<f32>;
+@group(0) @binding(6) var<storage, read_write> params_out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(8) var<uniform> hyper: Hyper;
+
+// The epilogues, each its own function: an entry point binds whatever its call graph mentions.
+fn forward_store(m: u32, n: u32, sum: f32) {
+  var v = sum + params[B_OFF + n];
+  if (RELU) { v = max(v, 0.0); }
+  y[m * N + n] = v;
+}
+
+fn grad_input_store(m: u32, k: u32, sum: f32) {
+  var v = sum;
+  if (MASK_RELU && x[m * K + k] <= 0.0) { v = 0.0; }
+  dx[m * K + k] = v;
+}

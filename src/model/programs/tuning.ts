@@ -1,0 +1,27 @@
+/** Per-adapter kernel shapes, and which the engine picks for an adapter. */
+import type { DenseTuning, DenseVariant } from '../../kernels/dense.ts';
+import type { AdapterSummary } from '../../runtime/device.ts';
+
+export interface Tuning {
+  readonly matmul: DenseTuning;
+}
+
+export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 8, split: 1 } };
+export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1, split: 1 } };
+export const SPLIT_TUNING: Tuning = { matmul: { variant: 'split', wgX: 4, wgY: 4, split: 16 } };
+export const DEFAULT_TUNING = TILES_TUNING;
+export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING, split: SPLIT_TUNING };
+
+/**
+ * The kernels for an adapter. Software adapters as measured (bench/RESULTS.md): SwiftShader runs
+ * the row-block matmuls fastest (711 vs 925 ms a step for the tiles), lavapipe the register tiles
+ * (36 ms a step, against 69 for the split kernels, whose barriers it pays for dearly). GPUs get
+ * the split kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions
+ * up to 784 long, far too little to fill a GPU; the split ones launch up to 16× the invocations
+ * with 1/16 of the serial chain.
+ */
+export function tuningFor(adapter: AdapterSummary): Tuning {
+  const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
+  if (/swiftshader/i.test(text)) return ROWS_TUNING;
+  return adapter.isFallback ? TILES_TUNING : SPLIT_TUNING;
+}
