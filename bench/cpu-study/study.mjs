@@ -1,0 +1,390 @@
+/* global GPUBufferUsage, GPUMapMode, GPUShaderStage, performance -- installed by webgpu's globals, and Node's */
+// Standalone study of matmul shapes on lavapipe (llvmpipe): every candidate is checked against a
+// float64 reference, then timed interleaved with the others in one process (REPS dispatches per
+// submit; median and min over SAMPLES submits: on a shared machine the min is the steadier one).
+// Run: node bench/cpu-study/study.mjs ['fwd l3'[:variant-substring]]
+// Shapes are the seed's GEMMs at batch 64, in one generic form o[i,j] = Σ_r u[i,r]·v[j,r] with
+// strides: fwd (Y = X·Wᵀ), fwdT (same with W transposed), gin (dX = dY·W), gw / gwT (dW = dYᵀ·X,
+// lanes along k or along n). Variants (env lists "A,B,WG ..."):
+//   tiles4x4      the engine's tiles kernel (4×4 per lane, 8×8 workgroup)
+//   lane  (SHAPES) A rows per workgroup (broadcast operand), B columns per lane WG apart, scalar loads
+//   dot   (DOTS)   as lane, both operands read as vec4 along the reduction (fwd only)
+//   vout  (VOUTS)  each lane 4 adjacent outputs as a vec4 (v contiguous along j)
+//   ubo   (UBOS)   as dot, with the broadcast operand from a 64 KiB uniform binding
+//   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
+// Findings: bench/RESULTS.md, 2026-12-01 section.
+import { create, globals } from 'webgpu';
+Object.assign(globalThis, globals);
+const gpu = create([]);
+// Keep the instance reachable: when V8 collected it, Dawn's ProcessEvents crashed on freed memory
+// (random segfaults and futex/mutex assertions a few pipelines in).
+globalThis.keepGpu = gpu;
+const adapter = await gpu.requestAdapter();
+globalThis.keepAdapter = adapter;
+const device = await adapter.requestDevice({
+  requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
+});
+device.addEventListener('uncapturederror', (e) => console.error('GPU error', e.error.message));
+console.log(adapter.info?.description ?? '');
+
+const M = 64;
+const LAYERS = [784, 512, 256, 128, 64, 10];
+const filter = process.argv[2] ?? '';
+const REPS = Number(process.env.REPS ?? 20);
+const SAMPLES = Number(process.env.SAMPLES ?? 7);
+
+function rand(n, seed) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return a;
+}
+const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+function buffer(data) {
+  const b = device.createBuffer({ size: Math.max(16, data.byteLength), usage: USAGE() });
+  device.queue.writeBuffer(b, 0, data);
+  return b;
+}
+async function read(b, n) {
+  const r = device.createBuffer({ size: n * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const e = device.createCommandEncoder();
+  e.copyBufferToBuffer(b, 0, r, 0, n * 4);
+  device.queue.submit([e.finish()]);
+  await r.mapAsync(GPUMapMode.READ);
+  const out = new Float32Array(r.getMappedRange().slice(0));
+  r.unmap();
+  r.destroy();
+  return out;
+}
+
+// generic lane kernel: o[i*OSI + j*OSJ] = Σ_r u[i*USI + r*USR] · v[j*VSJ + r*VSR]
+//   i: A per lane, uniform across the workgroup (from workgroup_id.y)  -> u loads are broadcasts
+//   j: B per lane, lanes along j (lane + t*WG)                         -> v loads are gathers
+function laneKernel({ A, B, WG, unroll }) {
+  const L = [];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<f32>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let j0 = wid.x * ${WG * B}u + lid.x;`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * USI;`);
+  for (let t = 0; t < B; t++) L.push(`  let vb${t} = min(j0 + ${t * WG}u, J - 1u) * VSJ;`);
+  for (let i = 0; i < A; i++) for (let t = 0; t < B; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  if (unroll) {
+    for (let r = 0; r < unroll; r++) {
+      L.push(`  {`);
+      for (let t = 0; t < B; t++) L.push(`    let b${t} = v[vb${t} + ${r}u * VSR];`);
+      for (let i = 0; i < A; i++) {
+        L.push(`    let x${i} = u[ub${i} + ${r}u * USR];`);
+        for (let t = 0; t < B; t++) L.push(`    a${i}_${t} = fma(x${i}, b${t}, a${i}_${t});`);
+      }
+      L.push(`  }`);
+    }
+  } else {
+    L.push(`  for (var r = 0u; r < R; r++) {`);
+    for (let t = 0; t < B; t++) L.push(`    let b${t} = v[vb${t} + r * VSR];`);
+    for (let i = 0; i < A; i++) {
+      L.push(`    let x${i} = u[ub${i} + r * USR];`);
+      for (let t = 0; t < B; t++) L.push(`    a${i}_${t} = fma(x${i}, b${t}, a${i}_${t});`);
+    }
+    L.push(`  }`);
+  }
+  for (let t = 0; t < B; t++) {
+    L.push(`  if (j0 + ${t * WG}u < J) {`);
+    for (let i = 0; i < A; i++) L.push(`    if (i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${t * WG}u) * OSJ] = a${i}_${t}; }`);
+    L.push(`  }`);
+  }
+  L.push(`}`);
+  return L.join('\n');
+}
+
+// the existing tiles kernel shape, generic strides: lane (x,y) owns a 4x4 tile, wg 8x8
+function tilesKernel() {
+  return `override I: u32; override J: u32; override R: u32;
+override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;
+@group(0) @binding(0) var<storage, read> u: array<f32>;
+@group(0) @binding(1) var<storage, read> v: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i0 = gid.y * 4u; let j0 = gid.x * 4u;
+  if (i0 >= I || j0 >= J) { return; }
+  var ub: array<u32, 4>; var vb: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) { ub[i] = min(i0 + i, I - 1u) * USI; vb[i] = min(j0 + i, J - 1u) * VSJ; }
+  var acc: array<array<f32, 4>, 4>;
+  for (var r = 0u; r < R; r++) {
+    var a: array<f32, 4>; var b: array<f32, 4>;
+    for (var i = 0u; i < 4u; i++) { a[i] = u[ub[i] + r * USR]; b[i] = v[vb[i] + r * VSR]; }
+    for (var i = 0u; i < 4u; i++) { for (var t = 0u; t < 4u; t++) { acc[i][t] = fma(a[i], b[t], acc[i][t]); } }
+  }
+  for (var i = 0u; i < 4u; i++) { for (var t = 0u; t < 4u; t++) {
+    if (i0 + i < I && j0 + t < J) { o[(i0 + i) * OSI + (j0 + t) * OSJ] = acc[i][t]; } } }
+}`;
+}
+
+// problems: forward Y = X·Wᵀ, grad_input dX = dY·W, grad_weight dW = dYᵀ·X, per layer
+function problems() {
+  const out = [];
+  for (let l = 0; l < LAYERS.length - 1; l++) {
+    const K = LAYERS[l],
+      N = LAYERS[l + 1];
+    // forward: i = m (X rows, broadcast), j = n (W rows, gathered along K), r = k
+    out.push({ name: `fwd l${l + 1}`, I: M, J: N, R: K, USI: K, USR: 1, VSJ: K, VSR: 1, OSI: N, OSJ: 1, us: M * K, vs: N * K });
+    // forward with transposed W (K,N): j = n contiguous
+    out.push({ name: `fwdT l${l + 1}`, I: M, J: N, R: K, USI: K, USR: 1, VSJ: 1, VSR: N, OSI: N, OSJ: 1, us: M * K, vs: N * K });
+    if (l > 0) {
+      // grad_input: i = m (dY rows, broadcast), j = k (W columns), r = n
+      out.push({ name: `gin l${l + 1}`, I: M, J: K, R: N, USI: N, USR: 1, VSJ: 1, VSR: K, OSI: K, OSJ: 1, us: M * N, vs: N * K });
+    }
+    // grad_weight: i = n (dY columns, broadcast), j = k (X columns), r = m
+    out.push({ name: `gw l${l + 1}`, I: N, J: K, R: M, USI: 1, USR: N, VSJ: 1, VSR: K, OSI: K, OSJ: 1, us: M * N, vs: M * K });
+    // grad_weight, lanes along n: i = k (X columns broadcast), j = n (dY columns), r = m
+    out.push({ name: `gwT l${l + 1}`, I: K, J: N, R: M, USI: 1, USR: K, VSJ: 1, VSR: N, OSI: 1, OSJ: K, us: M * K, vs: M * N });
+  }
+  return out;
+}
+
+function reference(p, u, v) {
+  const o = new Float64Array(p.I * p.J);
+  for (let i = 0; i < p.I; i++)
+    for (let j = 0; j < p.J; j++) {
+      let s = 0;
+      for (let r = 0; r < p.R; r++) s += u[i * p.USI + r * p.USR] * v[j * p.VSJ + r * p.VSR];
+      o[i * p.OSI + j * p.OSJ] = s;
+    }
+  return o;
+}
+
+const variants = [{ name: 'tiles4x4', src: tilesKernel(), grid: (p) => [Math.ceil(p.J / 32), Math.ceil(p.I / 32)] }];
+for (const [A, B, WG] of (process.env.SHAPES ?? '16,1,64 8,1,64 8,2,32 16,1,16 16,2,16 24,1,32 32,1,32 8,4,16 4,4,16')
+  .split(' ')
+  .filter(Boolean)
+  .map((s) => s.split(',').map(Number))) {
+  variants.push({
+    name: `lane A${A} B${B} wg${WG}`,
+    src: laneKernel({ A, B, WG }),
+    grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+  });
+}
+
+const HEAD = `override I: u32; override J: u32; override R: u32;
+override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;
+@group(0) @binding(0) var<storage, read> u: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+`;
+// dot form: both operands contiguous along r (USR = VSR = 1), vec4 loads along r; lane = j (B per lane), A i's per workgroup
+function dotKernel({ A, B, WG }) {
+  const L = [HEAD];
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let j0 = wid.x * ${WG * B}u + lid.x;`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * (USI / 4u);`);
+  for (let t = 0; t < B; t++) L.push(`  let vb${t} = min(j0 + ${t * WG}u, J - 1u) * (VSJ / 4u);`);
+  for (let i = 0; i < A; i++) for (let t = 0; t < B; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  L.push(`  for (var r = 0u; r < R / 4u; r++) {`);
+  for (let t = 0; t < B; t++) L.push(`    let b${t} = v[vb${t} + r];`);
+  for (let i = 0; i < A; i++) {
+    L.push(`    let x${i} = u[ub${i} + r];`);
+    for (let t = 0; t < B; t++) L.push(`    a${i}_${t} += dot(x${i}, b${t});`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < B; t++)
+    for (let i = 0; i < A; i++)
+      L.push(`  if (j0 + ${t * WG}u < J && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${t * WG}u) * OSJ] = a${i}_${t}; }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+// vec-out form: v contiguous along j (VSJ = 1), lane owns 4 consecutive j; u scalar (S) or vec4 along r (USR = 1)
+function vecOutKernel({ A, WG, u4 }) {
+  const L = [
+    HEAD.replace(
+      'var<storage, read> u: array<vec4<f32>>',
+      u4 ? 'var<storage, read> u: array<vec4<f32>>' : 'var<storage, read> u: array<f32>',
+    ),
+  ];
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let j4 = min(wid.x * ${WG}u + lid.x, J / 4u - 1u);`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * USI;`);
+  for (let i = 0; i < A; i++) L.push(`  var a${i} = vec4<f32>();`);
+  if (!u4) {
+    L.push(`  for (var r = 0u; r < R; r++) {`);
+    L.push(`    let b = v[r * (VSR / 4u) + j4];`);
+    for (let i = 0; i < A; i++) L.push(`    a${i} = fma(vec4(u[ub${i} + r * USR]), b, a${i});`);
+    L.push(`  }`);
+  } else {
+    L.push(`  for (var r = 0u; r < R; r += 4u) {`);
+    for (let s = 0; s < 4; s++) L.push(`    let b${s} = v[(r + ${s}u) * (VSR / 4u) + j4];`);
+    for (let i = 0; i < A; i++) {
+      L.push(`    let x${i} = u[(ub${i} + r) / 4u];`);
+      for (let s = 0; s < 4; s++) L.push(`    a${i} = fma(vec4(x${i}[${s}]), b${s}, a${i});`);
+    }
+    L.push(`  }`);
+  }
+  L.push(`  if (wid.x * ${WG}u + lid.x >= J / 4u) { return; }`);
+  for (let i = 0; i < A; i++)
+    L.push(`  if (i0 + ${i}u < I) { for (var c = 0u; c < 4u; c++) { o[(i0 + ${i}u) * OSI + (j4 * 4u + c) * OSJ] = a${i}[c]; } }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [A, B, WG] of (process.env.DOTS ?? '4,4,16 4,2,16 2,4,16 8,2,8 4,4,8')
+  .split(' ')
+  .filter(Boolean)
+  .map((s) => s.split(',').map(Number))) {
+  variants.push({
+    name: `dot A${A} B${B} wg${WG}`,
+    only: (p) => p.USR === 1 && p.VSR === 1,
+    src: dotKernel({ A, B, WG }),
+    grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+  });
+}
+for (const [A, WG, u4] of (process.env.VOUTS ?? '4,16,0 8,16,0 4,16,1 8,8,1 2,16,1')
+  .split(' ')
+  .filter(Boolean)
+  .map((s) => s.split(',').map(Number))) {
+  variants.push({
+    name: `vout${u4 ? '4' : 'S'} A${A} wg${WG}`,
+    only: (p) => p.VSJ === 1 && p.J % 4 === 0 && (!u4 || p.USR === 1),
+    src: vecOutKernel({ A, WG, u4 }),
+    grid: (p) => [Math.ceil(p.J / 4 / WG), Math.ceil(p.I / A)],
+  });
+}
+
+// uniform-buffer operand: u (the broadcast one) from a 64 KiB uniform binding, v per lane from storage
+function uboKernel({ A, B, WG }) {
+  const L = [HEAD.replace('var<storage, read> u: array<vec4<f32>>', 'var<uniform> u: array<vec4<f32>, 4096>')];
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let j0 = wid.x * ${WG * B}u + lid.x;`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * (USI / 4u);`);
+  for (let t = 0; t < B; t++) L.push(`  let vb${t} = min(j0 + ${t * WG}u, J - 1u) * (VSJ / 4u);`);
+  for (let i = 0; i < A; i++) for (let t = 0; t < B; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  L.push(`  for (var r = 0u; r < R / 4u; r++) {`);
+  for (let t = 0; t < B; t++) L.push(`    let b${t} = v[vb${t} + r];`);
+  for (let i = 0; i < A; i++) {
+    L.push(`    let x${i} = u[ub${i} + r];`);
+    for (let t = 0; t < B; t++) L.push(`    a${i}_${t} += dot(x${i}, b${t});`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < B; t++)
+    for (let i = 0; i < A; i++)
+      L.push(`  if (j0 + ${t * WG}u < J && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${t * WG}u) * OSJ] = a${i}_${t}; }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [A, B, WG] of (process.env.UBOS ?? '16,1,16 8,2,16 16,1,64 32,1,16 4,4,16')
+  .split(' ')
+  .filter(Boolean)
+  .map((s) => s.split(',').map(Number))) {
+  variants.push({
+    name: `ubo A${A} B${B} wg${WG}`,
+    ubo: true,
+    only: (p) => p.USR === 1 && p.VSR === 1 && p.us * 4 <= 65536,
+    src: uboKernel({ A, B, WG }),
+    grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+  });
+}
+if (process.env.UNROLL)
+  for (const [A, B, WG] of process.env.UNROLL.split(' ')
+    .filter(Boolean)
+    .map((s) => s.split(',').map(Number))) {
+    for (const R of [64, 128, 256])
+      variants.push({
+        name: `unrolled${R} A${A} B${B} wg${WG}`,
+        only: (p) => p.R === R,
+        src: laneKernel({ A, B, WG, unroll: R }),
+        grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+      });
+  }
+const cases = [];
+const BGL = device.createBindGroupLayout({
+  entries: [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+  ],
+});
+const keep = [];
+const UBGL = device.createBindGroupLayout({
+  entries: [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+  ],
+});
+for (const p of problems()) {
+  if (!p.name.includes(filter.split(':')[0] ?? '')) continue;
+  const u = rand(p.us, p.I * 7 + p.R),
+    v = rand(p.vs, p.J * 13 + p.R);
+  const ref = reference(p, u, v);
+  const uu = device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(uu, 0, u.subarray(0, 16384));
+  const ub = buffer(u),
+    vb = buffer(v),
+    ob = device.createBuffer({ size: p.I * p.J * 4, usage: USAGE() });
+  const flops = 2 * p.I * p.J * p.R;
+  for (const vr of variants) {
+    if (filter.includes(':') && !vr.name.includes(filter.split(':')[1])) continue;
+    if (vr.only && !vr.only(p)) continue;
+    if (process.env.DEBUG) console.log('compile', p.name, vr.name);
+    const module = device.createShaderModule({ code: vr.src });
+    const pipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [vr.ubo ? UBGL : BGL] }),
+      compute: {
+        module,
+        entryPoint: 'main',
+        constants: { I: p.I, J: p.J, R: p.R, USI: p.USI, USR: p.USR, VSJ: p.VSJ, VSR: p.VSR, OSI: p.OSI, OSJ: p.OSJ },
+      },
+    });
+    const group = device.createBindGroup({
+      layout: vr.ubo ? UBGL : BGL,
+      entries: [vr.ubo ? uu : ub, vb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    keep.push(module, pipeline, group, ub, vb, ob);
+    const grid = vr.grid(p);
+    const run = (reps) => {
+      const e = device.createCommandEncoder();
+      const pass = e.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      for (let i = 0; i < reps; i++) pass.dispatchWorkgroups(grid[0], grid[1]);
+      pass.end();
+      device.queue.submit([e.finish()]);
+      return device.queue.onSubmittedWorkDone();
+    };
+    device.queue.writeBuffer(ob, 0, new Float32Array(p.I * p.J).fill(NaN));
+    await run(1);
+    const got = await read(ob, p.I * p.J);
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) {
+      const err = Math.abs(got[i] - ref[i]) / (1e-4 + 1e-4 * Math.abs(ref[i]));
+      if (!(err <= worst)) worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+    }
+    if (!(worst <= 1)) {
+      console.log(`${p.name} ${vr.name}: CHECK FAILED (${worst})`);
+      continue;
+    }
+    cases.push({ p: p.name, v: vr.name, run, flops, times: [] });
+  }
+}
+for (let s = 0; s < SAMPLES; s++) {
+  for (const c of cases) {
+    const t0 = performance.now();
+    await c.run(REPS);
+    c.times.push((performance.now() - t0) / REPS);
+  }
+}
+const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+let last = '';
+for (const c of cases) {
+  const ms = med(c.times);
+  if (c.p !== last) console.log(`-- ${c.p}`);
+  last = c.p;
+  const mn = Math.min(...c.times);
+  console.log(
+    `${c.v.padEnd(26)} med ${(ms * 1000).toFixed(0).padStart(7)} µs  min ${(mn * 1000).toFixed(0).padStart(7)} µs ${(c.flops / mn / 1e6).toFixed(2).padStart(6)} GFLOP/s(min)`,
+  );
+}
+process.exit(0);
