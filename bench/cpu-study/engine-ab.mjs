@@ -1,5 +1,6 @@
 /* global GPUBufferUsage, GPUShaderStage, performance -- installed by webgpu's globals, and Node's */
-// A/B of the engine's forward entry points (shaders/matmul.wgsl tiles vs shaders/dense_lanes.wgsl),
+// A/B of the engine's forward and backward_fused entry points (shaders/dense_tiles.wgsl vs the
+// prototype bench/cpu-study/dense_lanes.wgsl),
 // interleaved in one process at the seed's forward shapes. node bench/cpu-study/engine-ab.mjs
 import { readFileSync } from 'node:fs';
 import { create, globals } from 'webgpu';
@@ -9,7 +10,14 @@ globalThis.keepGpu = gpu; // the instance must outlive every promise (it was col
 const adapter = await gpu.requestAdapter();
 globalThis.keepAdapter = adapter;
 const device = await adapter.requestDevice();
-const tiles = readFileSync('shaders/matmul.wgsl', 'utf8');
+// the engine's tiles module as src/kernels/dense.ts composes it (family file first, then shaders/lib),
+// with the Hyper record src/kernels/records.ts emits written out
+const wgsl = (f) => readFileSync(f, 'utf8');
+const tiles = [
+  wgsl('shaders/dense_tiles.wgsl'),
+  ...['dense_tile', 'dense_common', 'fused_update', 'optimizer_update'].map((f) => wgsl(`shaders/lib/${f}.wgsl`)),
+  'struct Hyper { lr: f32, momentum: f32, weight_decay: f32, _pad0: f32 }',
+].join('\n');
 const lanes = readFileSync('bench/cpu-study/dense_lanes.wgsl', 'utf8');
 const U = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 const BGL = device.createBindGroupLayout({
