@@ -3,8 +3,30 @@
  * (`push`), are kept in a growing Float32Array, and are drawn at most once per animation frame:
  * a light line of the raw per-step loss (its range per pixel column once steps outnumber pixels)
  * under a smoothed line, with
- * test losses as dots at the end of each epoch. Colours come from CSS custom properties.
+ * test losses as dots at the end of each epoch. Other runs can be overlaid (their smoothed line
+ * in their own colour). Colours come from CSS custom properties.
  */
+
+/** Another run drawn under the current one. */
+export interface Overlay {
+  readonly label: string;
+  readonly color: string;
+  readonly losses: Float32Array;
+  readonly tests: readonly { step: number; loss: number; accuracy: number }[];
+}
+
+/** The chart's smoothed line of a loss history (a debiased EMA, as TensorBoard's). */
+export function smoothLosses(losses: Float32Array): Float32Array {
+  const out = new Float32Array(losses.length);
+  let ema = 0;
+  let weight = 0;
+  for (let i = 0; i < losses.length; i++) {
+    ema = SMOOTHING * ema + (1 - SMOOTHING) * losses[i]!;
+    weight = SMOOTHING * weight + (1 - SMOOTHING);
+    out[i] = ema / weight;
+  }
+  return out;
+}
 
 /** TensorBoard-style smoothing weight for the line (the band shows the raw values). */
 const SMOOTHING = 0.9;
@@ -36,6 +58,7 @@ export class LossChart {
   private totalSteps = 1;
   private stepsPerEpoch = 1;
   private readonly tests: { step: number; loss: number }[] = [];
+  private overlays: { overlay: Overlay; smooth: Float32Array }[] = [];
   private dirty = true;
   private frame = 0;
   private readonly context: CanvasRenderingContext2D;
@@ -106,6 +129,18 @@ export class LossChart {
     this.tests.length = 0;
   }
 
+  /** Other runs to draw under this one (replaces the previous set). */
+  setOverlays(overlays: readonly Overlay[]): void {
+    this.overlays = overlays.map((overlay) => ({ overlay, smooth: smoothLosses(overlay.losses) }));
+    this.canvas.dataset.overlays = String(overlays.length);
+    this.invalidate();
+  }
+
+  /** The raw per-step losses so far (a copy). */
+  get losses(): Float32Array {
+    return this.raw.slice(0, this.count);
+  }
+
   get points(): number {
     return this.count;
   }
@@ -150,11 +185,12 @@ export class LossChart {
     const colors = this.palette();
     const plotW = cssWidth - PAD.left - PAD.right;
     const plotH = cssHeight - PAD.top - PAD.bottom;
-    const total = Math.max(this.totalSteps, this.count);
+    const total = Math.max(this.totalSteps, this.count, ...this.overlays.map((o) => o.smooth.length));
 
-    // The y range follows the smoothed curve (raw spikes are clipped), never below 0.5.
+    // The y range follows the smoothed curves (raw spikes are clipped), never below 0.5.
     let top = 0.5;
     for (let i = 0; i < this.count; i++) top = Math.max(top, this.smooth[i]!);
+    for (const o of this.overlays) for (const v of o.smooth) if (Number.isFinite(v)) top = Math.max(top, v);
     for (const t of this.tests) top = Math.max(top, t.loss);
     const yTicks = ticks(top * 1.08, 4);
     const yMax = yTicks[yTicks.length - 1]!;
@@ -190,6 +226,17 @@ export class LossChart {
     }
     g.textAlign = 'left';
     g.fillText('epoch', PAD.left, PAD.top + plotH + 6);
+
+    for (const { overlay, smooth } of this.overlays) {
+      const line = new Path2D();
+      const every = Math.max(1, Math.floor(smooth.length / Math.max(1, plotW)));
+      for (let i = 0; i < smooth.length; i += every) line.lineTo(x(i + 1), y(smooth[i]!));
+      g.lineWidth = 1.5;
+      g.strokeStyle = overlay.color;
+      g.setLineDash([5, 3]);
+      g.stroke(line);
+      g.setLineDash([]);
+    }
 
     if (this.count > 0) {
       // Loss of step i is plotted where step i ends. Few points: every one; more points than
@@ -231,7 +278,7 @@ export class LossChart {
       g.stroke(smooth);
     }
 
-    if (this.count === 0) {
+    if (this.count === 0 && this.overlays.length === 0) {
       g.fillStyle = colors.text;
       g.textAlign = 'center';
       g.textBaseline = 'middle';

@@ -1,17 +1,13 @@
 /**
- * Getting MNIST into the page: from the server (`mnist/<name>.gz` next to the page, with
- * download progress) or from the four files a person drops or picks (no network at all).
- * Parsing is the engine's (src/model/idx.ts), which checks every header and length.
+ * Getting the MNIST files: from the server (`mnist/<name>.gz` next to the page, with download
+ * progress; the worker runs this, so the page never holds the bytes) or from the four files a
+ * person drops or picks (no network at all; the page hands the worker the File handles).
+ * Decompressing and parsing are the engine's, in the worker, which checks every header and length.
  */
-import {
-  datasetSlice,
-  InputError,
-  loadMnistFrom as loadMnist,
-  MNIST_CHECKSUMS,
-  MNIST_FILES,
-  type Dataset,
-  type MnistLike as Mnist,
-} from '../src/index.ts';
+import { InputError, MNIST_CHECKSUMS, MNIST_FILES } from '../src/index.ts';
+
+/** Files by the name the engine's MNIST loader asks for (`<base>.gz` or `<base>`). */
+export type MnistFiles = { name: string; bytes: Uint8Array }[];
 
 export type Progress = (fraction: number | undefined, text: string) => void;
 
@@ -53,7 +49,7 @@ async function readBody(response: Response, onBytes: (received: number) => void)
  * and parses them. Progress is by
  * Content-Length, or by the canonical file sizes where the server sends none (chunked replies).
  */
-export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mnist> {
+export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<MnistFiles> {
   // The test labels first: the smallest file tells whether the server has MNIST at all, so a
   // server without it costs one 404 (which the browser logs) rather than four.
   const names = [MNIST_FILES.testLabels, MNIST_FILES.trainLabels, MNIST_FILES.testImages, MNIST_FILES.trainImages].map(
@@ -102,9 +98,7 @@ export async function fetchMnist(baseUrl: URL, onProgress: Progress): Promise<Mn
       }),
     ),
   );
-  onProgress(undefined, 'Decompressing and checking the files…');
-  const byName = new Map(names.map((name, i) => [name, bodies[i]!]));
-  return loadMnist(async (file: string) => byName.get(file) ?? null, baseUrl.pathname);
+  return names.map((name, i) => ({ name, bytes: bodies[i]! }));
 }
 
 /** The MNIST base name a dropped file stands for, if any: exact names, `.gz` or not, and Kaggle's `train-images.idx3-ubyte` spelling. */
@@ -142,30 +136,14 @@ export class DroppedFiles {
     this.files.clear();
   }
 
-  /** Reads and parses the four files; bad files throw InputError naming the file. */
-  async load(onProgress: Progress): Promise<Mnist> {
+  /**
+   * The four files under the names the engine's MNIST loader asks for: `<base>.gz`, then `<base>`,
+   * so under the name the file was dropped as (gzip is recognised by its magic bytes, so a misnamed
+   * file still gets a clear message).
+   */
+  named(): { name: string; file: File }[] {
     const missing = this.missing;
     if (missing.length) throw new InputError(`still missing: ${missing.join(', ')}`);
-    onProgress(undefined, 'Reading the files…');
-    // loadMnist asks for `<base>.gz`, then `<base>`: answer under the name the file was dropped as
-    // (gzip is recognised by its magic bytes, so a misnamed file still gets a clear message).
-    const byName = new Map<string, Uint8Array>();
-    for (const [base, file] of this.files) {
-      byName.set(/\.gz$/i.test(file.name) ? `${base}.gz` : base, new Uint8Array(await file.arrayBuffer()));
-    }
-    onProgress(undefined, 'Decompressing and checking the files…');
-    return loadMnist(async (file: string) => byName.get(file) ?? null, 'the dropped files');
+    return [...this.files].map(([base, file]) => ({ name: /\.gz$/i.test(file.name) ? `${base}.gz` : base, file }));
   }
-}
-
-function firstOf(split: Dataset, count: number): Dataset {
-  return count >= split.count ? split : datasetSlice(split, 0, count);
-}
-
-/** The first `train` training and `test` test samples (all where not given): the test-only `?subset=&test=` knobs. */
-export function takeSubset(data: Mnist, train?: number, test?: number): Mnist {
-  return {
-    train: train ? firstOf(data.train, train) : data.train,
-    test: test ? firstOf(data.test, test) : data.test,
-  };
 }

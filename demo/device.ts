@@ -1,28 +1,39 @@
 /**
- * The page's WebGPU device, and what to tell a person when there is none.
+ * What the page shows about the GPU: the adapter the worker got, or, when there is none, what to
+ * do about it (the device itself lives in the engine's worker).
  */
-import { createDevice, type Device } from '../src/index.ts';
+import type { DeviceInfo } from './protocol.ts';
+import { byId, setText } from './ui.ts';
 
-/**
- * `navigator.gpu`, except that when no adapter is offered it asks once more for a fallback
- * (software) adapter: training is then slow, but the page still works on a machine without a GPU.
- */
-function withSoftwareFallback(gpu: GPU): GPU {
-  return new Proxy(gpu, {
-    get(target, key) {
-      if (key === 'requestAdapter') {
-        return async (options?: GPURequestAdapterOptions) =>
-          (await target.requestAdapter(options)) ?? (await target.requestAdapter({ ...options, forceFallbackAdapter: true }));
-      }
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+export function showAdapter(info: DeviceInfo): void {
+  const a = info.adapter;
+  const box = byId('adapter');
+  box.dataset.state = a.isFallback ? 'fallback' : 'ok';
+  setText(byId('adapter-name'), [a.vendor, a.architecture].filter(Boolean).join(' · ') || 'Unknown GPU');
+  setText(
+    byId('adapter-detail'),
+    [a.description || a.device, a.isFallback ? 'software (fallback) adapter: training will be slow' : 'hardware adapter']
+      .filter(Boolean)
+      .join(' — '),
+  );
+  box.title = `${a.vendor || 'unknown vendor'} / ${a.description || a.device || a.architecture || 'unknown device'}, used by the engine's worker`;
+  byId('no-webgpu').hidden = true;
 }
 
-export function acquireGpu(): Promise<Device> {
-  const gpu = navigator.gpu as GPU | undefined;
-  return createDevice({ ...(gpu ? { gpu: withSoftwareFallback(gpu) } : {}), label: 'demo' });
+export function showNoWebGpu(reason: string): void {
+  const help = webGpuHelp();
+  byId('adapter').dataset.state = 'none';
+  setText(byId('adapter-name'), 'No WebGPU');
+  setText(byId('adapter-detail'), reason);
+  setText(byId('no-webgpu-title'), help.title);
+  byId('no-webgpu-steps').replaceChildren(
+    ...[`The page could not get a GPU device: ${reason}.`, ...help.steps].map((text) => {
+      const li = document.createElement('li');
+      li.textContent = text;
+      return li;
+    }),
+  );
+  byId('no-webgpu').hidden = false;
 }
 
 export interface Help {

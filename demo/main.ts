@@ -1,107 +1,29 @@
 /**
- * The demo page: load MNIST, train the MLP on the GPU while the page shows it learn, then try it
- * on a drawing. One App object owns the state; every button goes through it, and
- * `updateControls()` derives what is enabled from the phase alone.
- *
- * Training runs in `Trainer.fit()`, which awaits the GPU between submits, so the page stays
- * responsive; hooks only store numbers, and the chart and the stats are drawn once per frame.
+ * The demo page: the engine runs in a worker (worker.ts); this side sends it commands and draws
+ * what comes back, so the main thread never waits for the GPU, the data or a save. One App owns
+ * the page's state; every button goes through it, and `updateControls()` derives what is enabled
+ * from the phase alone.
  *
  * Test-only URL knobs: `?subset=N&test=M` train and test on the first N / M images;
- * `?debug` exposes `window.__demo` (device loss, buffer count) for test/demo.test.ts.
+ * `?debug` exposes `window.__demo` (device loss, buffer count, weights hash) for test/demo.test.ts.
  */
 import './style.css';
-import {
-  decodeSafetensors,
-  describeAdapter,
-  describeError,
-  DeviceLostError,
-  DivergenceError,
-  InputError,
-  layersOfStateDict,
-  mlp,
-  SEED_LAYERS,
-  sgd,
-  Trainer,
-  type Device as Gpu,
-  type FitOptions,
-  type MnistLike as Mnist,
-  type Tensor,
-  type TrainerOptions,
-  type TrainerState,
-} from '../src/index.ts';
-import { LossChart } from './chart.ts';
-import { DataNotOnServer, DroppedFiles, fetchMnist, takeSubset } from './data.ts';
-import { acquireGpu, webGpuHelp } from './device.ts';
-import { MNIST_SIDE, preprocessDigit } from './draw.ts';
-import { DigitGrid, type GridMode } from './grid.ts';
-import { DrawingPad } from './pad.ts';
-import {
-  AccuracyList,
-  byId,
-  formatCount,
-  formatDuration,
-  formatPercent,
-  MessageBar,
-  ProbabilityBars,
-  setProgress,
-  setText,
-  type Tone,
-} from './ui.ts';
+import { PageActions } from './actions.ts';
+import { DataPanel } from './data-panel.ts';
+import { showAdapter, showNoWebGpu } from './device.ts';
+import { DrawPanel } from './draw-panel.ts';
+import { wireDrops } from './drop.ts';
+import { Engine, WorkerError } from './engine.ts';
+import type { GridMode } from './grid.ts';
+import type { Note, RunInfo, RunSettings } from './protocol.ts';
+import { chartsPng, downloadBlob } from './runs.ts';
+import { byId, formatCount, formatDuration, formatPercent, setText } from './ui.ts';
 
-/** What the settings panel says: the trainer's options (without the data) and how many epochs to train. */
-interface RunSettings {
-  readonly epochs: number;
-  readonly options: Omit<TrainerOptions, 'train' | 'test' | 'init'>;
-}
-
-function createTrainer(gpu: Gpu, data: Mnist, s: RunSettings, init?: Map<string, Tensor>, initName?: string): Promise<Trainer> {
-  return Trainer.create(gpu, {
-    ...s.options,
-    train: data.train,
-    test: data.test,
-    ...(init ? { init, initName: initName ?? 'weights' } : {}),
-  });
-}
-
-type Phase =
-  | 'boot' // finding a GPU and loading data
-  | 'idle' // no trainer
-  | 'ready' // a trainer made from loaded weights, not trained yet
-  | 'running'
-  | 'pausing'
-  | 'paused'
-  | 'done'
-  | 'diverged' // rolled back to the last good weights
-  | 'failed' // a GPU error: Reset to start over
-  | 'lost' // the device is gone: Restart and continue
-  | 'busy'; // creating a trainer, loading weights, restarting
-
-const PHASE_LABEL: Record<Phase, string> = {
-  boot: 'starting',
-  idle: 'ready',
-  ready: 'weights loaded',
-  running: 'training',
-  pausing: 'pausing…',
-  paused: 'paused',
-  done: 'done',
-  diverged: 'diverged',
-  failed: 'stopped',
-  lost: 'device lost',
-  busy: 'working…',
-};
-
-/** How often the drawing's probabilities are refreshed while training. */
+/** How often the drawing's probabilities and the GPU profile follow the training. */
 const LIVE_PREDICTION_MS = 1000;
-/** How far back the samples/s and ETA figures look. */
-const SPEED_WINDOW_MS = 3000;
+const LIVE_PROFILE_MS = 15_000;
 
-interface Knobs {
-  readonly subset: number | undefined;
-  readonly test: number | undefined;
-  readonly debug: boolean;
-}
-
-function readKnobs(search: string): Knobs {
+function readKnobs(search: string) {
   const params = new URLSearchParams(search);
   const count = (name: string) => {
     const n = Number(params.get(name));
@@ -110,103 +32,68 @@ function readKnobs(search: string): Knobs {
   return { subset: count('subset'), test: count('test'), debug: params.has('debug') };
 }
 
-const nextFrame = () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
-
-class App {
+class App extends PageActions {
   private readonly knobs = readKnobs(location.search);
-  private readonly el = {
-    adapter: byId('adapter'),
-    adapterName: byId('adapter-name'),
-    adapterDetail: byId('adapter-detail'),
-    noWebGpu: byId('no-webgpu'),
-    noWebGpuTitle: byId('no-webgpu-title'),
-    noWebGpuSteps: byId('no-webgpu-steps'),
-    dataBox: byId('data-box'),
-    dataStatus: byId('data-status'),
-    dataProgress: byId('data-progress'),
-    dataFiles: byId<HTMLInputElement>('data-files'),
-    epochs: byId<HTMLInputElement>('epochs'),
-    batchSize: byId<HTMLInputElement>('batch-size'),
-    lr: byId<HTMLInputElement>('lr'),
-    momentum: byId<HTMLInputElement>('momentum'),
-    seed: byId<HTMLInputElement>('seed'),
-    start: byId<HTMLButtonElement>('start'),
-    pause: byId<HTMLButtonElement>('pause'),
-    reset: byId<HTMLButtonElement>('reset'),
-    restart: byId<HTMLButtonElement>('restart'),
-    save: byId<HTMLButtonElement>('save'),
-    load: byId<HTMLInputElement>('load'),
-    loadButton: byId('load-button'),
-    phase: byId('phase'),
-    trainProgress: byId('train-progress'),
-    statEpoch: byId('stat-epoch'),
-    statStep: byId('stat-step'),
-    statLoss: byId('stat-loss'),
-    statSpeed: byId('stat-speed'),
-    statElapsed: byId('stat-elapsed'),
-    statEta: byId('stat-eta'),
-    chart: byId<HTMLCanvasElement>('loss-chart'),
-    seen: byId<HTMLCanvasElement>('seen'),
-    probs: byId('probs'),
-    showSample: byId<HTMLButtonElement>('show-sample'),
-    showMistakes: byId<HTMLButtonElement>('show-mistakes'),
-    diagnostics: byId('diagnostics'),
-    dropOverlay: byId('drop-overlay'),
-  };
-  private readonly message = new MessageBar(byId('message'));
-  private readonly chart = new LossChart(this.el.chart);
-  private readonly accuracy = new AccuracyList(byId('accuracy-list'), byId('accuracy'));
-  private readonly grid = new DigitGrid(byId('grid'), byId('grid-summary'));
-  private readonly probs = new ProbabilityBars(this.el.probs, byId('verdict'));
-  private readonly pad = new DrawingPad(byId<HTMLCanvasElement>('pad'), () => this.requestPrediction());
-  private readonly dropped = new DroppedFiles();
+  protected readonly engine = new Engine();
 
-  private gpu: Gpu | undefined;
-  private data: Mnist | undefined;
-  private trainer: Trainer | undefined;
-  private phase: Phase = 'boot';
-  /** where to go back to after a device loss is repaired */
-  private phaseBeforeLoss: Phase = 'idle';
-  /** aborted to pause the training loop after the work in flight */
-  private pauser = new AbortController();
-  /** the settings of the current trainer (its options without data, and the epochs to train) */
-  private settings: RunSettings | undefined;
-  private completed = false;
-  private running: Promise<void> | undefined;
-  /** The trainer's full state at the last epoch end (or when it was made or given weights): what a restart continues from. */
-  private checkpoint: TrainerState | undefined;
-  private readonly retired = new WeakSet<Gpu>();
-
-  // Progress figures of the current training, drawn once per frame.
-  private stepsDone = 0;
-  private activeSeconds = 0;
-  private segmentStart: number | undefined;
-  private speed: { time: number; steps: number; samples: number }[] = [];
-  private statsFrame = 0;
-  private clock: ReturnType<typeof setInterval> | undefined;
-
-  private drawingDirty = false;
-  private lastLivePrediction = 0;
-  private prediction: Promise<void> | undefined;
+  protected get dataLoaded(): boolean {
+    return this.data.loaded;
+  }
+  private readonly drawing = new DrawPanel({
+    unavailable: () =>
+      !this.run
+        ? 'Start training (or load weights) to see what the network thinks.'
+        : this.phase === 'lost' || this.phase === 'busy'
+          ? 'Waiting for the GPU…'
+          : undefined,
+    predict: async (pixels) => {
+      const id = this.run?.id;
+      const probs = await this.engine.call({ type: 'predict', pixels });
+      return id === this.run?.id ? probs : undefined;
+    },
+    failed: (error) => {
+      if (!this.deviceLost)
+        this.say('error', `Could not run the network on the drawing: ${error instanceof Error ? error.message : String(error)}`);
+    },
+  });
+  private readonly data = new DataPanel(this.engine, this.knobs, {
+    canLoad: () => !this.fitting && this.phase !== 'busy',
+    beforeReplace: async () => {
+      if (this.run) await this.reset();
+    },
+    ready: (grid) => {
+      this.grid.set(grid);
+      this.updateControls();
+    },
+    warn: (text) => this.say('warn', text),
+  });
 
   async boot(): Promise<void> {
     this.wire();
+    this.engine.onNote = (note) => this.onNote(note);
     this.updateControls();
-    setInterval(() => this.updateDiagnostics(), 500);
     if (this.knobs.debug) this.exposeDebugHooks();
-    await Promise.all([this.acquire(), this.loadFromServer()]);
+    await Promise.all([this.acquire(), this.data.fromServer()]);
     if (this.phase === 'boot') this.setPhase('idle');
+    await this.guard(() => this.offerSaved());
   }
-
-  // ---- set-up -------------------------------------------------------------------------------
 
   private wire(): void {
     const { el } = this;
-    el.start.addEventListener('click', () => void this.guard(() => this.start()));
-    el.pause.addEventListener('click', () => void this.guard(async () => this.togglePause()));
-    el.reset.addEventListener('click', () => void this.guard(() => this.reset()));
-    el.restart.addEventListener('click', () => void this.guard(() => this.restart()));
-    el.save.addEventListener('click', () => void this.guard(() => this.save()));
+    const on = (e: HTMLElement, action: () => Promise<void> | void) =>
+      e.addEventListener('click', () => void this.guard(async () => action()));
+    on(el.start, () => this.start());
+    on(el.pause, () => this.togglePause());
+    on(el.reset, () => this.reset());
+    on(el.restart, () => this.restart());
+    on(el.save, () => this.save());
+    on(byId('resume'), () => this.resumeSaved());
+    on(byId('discard-saved'), () => void (el.resumeBox.hidden = true));
+    on(byId('clear-saved'), () => this.clearSaved());
+    on(el.profileRun, () => this.profileNow());
+    on(el.exportCsv, () => this.exportCsv());
+    on(byId('export-png'), async () => downloadBlob('mnist-charts.png', await chartsPng([el.chart, el.accChart])));
+    this.form.el.lr.addEventListener('change', () => void this.guard(() => this.liveLearningRate(true)));
     el.load.addEventListener('change', () => {
       const file = el.load.files?.[0];
       el.load.value = '';
@@ -215,44 +102,20 @@ class App {
     el.dataFiles.addEventListener('change', () => {
       const files = [...(el.dataFiles.files ?? [])];
       el.dataFiles.value = '';
-      void this.guard(() => this.addDataFiles(files));
+      void this.guard(() => this.data.fromFiles(files));
     });
-    byId('clear').addEventListener('click', () => this.pad.clear());
+    const sample = byId('show-sample');
+    const mistakes = byId('show-mistakes');
     const mode = (m: GridMode) => {
       this.grid.setMode(m);
-      el.showSample.setAttribute('aria-pressed', String(m === 'sample'));
-      el.showMistakes.setAttribute('aria-pressed', String(m === 'mistakes'));
+      sample.setAttribute('aria-pressed', String(m === 'sample'));
+      mistakes.setAttribute('aria-pressed', String(m === 'mistakes'));
     };
-    el.showSample.addEventListener('click', () => mode('sample'));
-    el.showMistakes.addEventListener('click', () => mode('mistakes'));
-    for (const input of [el.epochs, el.batchSize, el.lr, el.momentum, el.seed]) {
-      input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
-    }
-
-    // Files dropped anywhere on the page: MNIST files, or a .safetensors file of weights.
-    let depth = 0;
-    const hasFiles = (e: DragEvent) => e.dataTransfer?.types.includes('Files') ?? false;
-    window.addEventListener('dragenter', (e) => {
-      if (!hasFiles(e)) return;
-      e.preventDefault();
-      depth++;
-      el.dropOverlay.hidden = false;
-    });
-    window.addEventListener('dragover', (e) => {
-      if (hasFiles(e)) e.preventDefault();
-    });
-    window.addEventListener('dragleave', () => {
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) el.dropOverlay.hidden = true;
-    });
-    window.addEventListener('drop', (e) => {
-      e.preventDefault();
-      depth = 0;
-      el.dropOverlay.hidden = true;
-      const files = [...(e.dataTransfer?.files ?? [])];
-      const weights = files.find((f) => /\.safetensors$/i.test(f.name));
-      if (weights) void this.guard(() => this.loadWeights(weights));
-      else if (files.length) void this.guard(() => this.addDataFiles(files));
+    sample.addEventListener('click', () => mode('sample'));
+    mistakes.addEventListener('click', () => mode('mistakes'));
+    wireDrops(byId('drop-overlay'), {
+      weights: (file) => void this.guard(() => this.loadWeights(file)),
+      data: (files) => void this.guard(() => this.data.fromFiles(files)),
     });
   }
 
@@ -261,589 +124,271 @@ class App {
     try {
       await action();
     } catch (error) {
-      this.say('error', describeError(error));
-      if (this.phase === 'busy') this.setPhase(this.trainer ? 'paused' : 'idle');
+      this.say('error', error instanceof Error ? error.message : String(error));
+      if (this.phase === 'busy') this.setPhase(this.run ? 'paused' : 'idle');
+    }
+  }
+
+  private onNote(note: Note): void {
+    switch (note.type) {
+      case 'data-progress':
+        this.data.state('loading', note.text, note.fraction);
+        break;
+      case 'chunk': {
+        this.chart.push(note.firstStep, note.losses);
+        this.stats.loss = this.chart.lastSmoothed;
+        this.stats.chunk(note.firstStep, note.losses.length, note.samples);
+        this.el.chart.dataset.points = String(this.chart.points);
+        const now = performance.now();
+        if (!this.drawing.pad.isEmpty && now - this.lastLivePrediction > LIVE_PREDICTION_MS) {
+          this.lastLivePrediction = now;
+          this.drawing.request();
+        }
+        if (now - this.lastProfile > LIVE_PROFILE_MS) void this.guard(() => this.profileNow());
+        break;
+      }
+      case 'epoch':
+        this.tests.push(note.point);
+        this.accuracy.add(note.point.epoch, note.point.accuracy, note.point.loss);
+        this.accChart.set(this.tests);
+        this.chart.markTest(note.point.step, note.point.loss);
+        this.grid.set(note.grid);
+        this.drawing.request();
+        break;
+      case 'autosaved':
+        this.el.autosave.dataset.step = String(note.globalStep);
+        setText(
+          this.el.autosave,
+          `Saved in this browser at epoch ${note.epoch}, step ${note.globalStep}: a reload can continue from there.`,
+        );
+        break;
+      case 'autosave-failed':
+        setText(this.el.autosave, `Could not save the run in this browser: ${note.message}`);
+        break;
+      case 'lost':
+        this.onDeviceLost(note.message);
+        break;
+      case 'buffers':
+        this.buffers = note;
+        this.updateDiagnostics();
+        break;
     }
   }
 
   private async acquire(): Promise<void> {
-    const { el } = this;
     try {
-      const gpu = await acquireGpu();
-      this.gpu = gpu;
-      void gpu.lost.then((error) => {
-        if (gpu === this.gpu && !this.retired.has(gpu)) this.deviceLost(error);
-      });
-      const a = gpu.adapter;
-      el.adapter.dataset.state = a.isFallback ? 'fallback' : 'ok';
-      setText(el.adapterName, [a.vendor, a.architecture].filter(Boolean).join(' · ') || 'Unknown GPU');
-      setText(
-        el.adapterDetail,
-        [a.description || a.device, a.isFallback ? 'software (fallback) adapter: training will be slow' : 'hardware adapter']
-          .filter(Boolean)
-          .join(' — '),
-      );
-      el.adapter.title = describeAdapter(a);
-      el.noWebGpu.hidden = true;
+      this.device = await this.engine.call({ type: 'init' });
+      this.deviceLost = false;
+      showAdapter(this.device);
+      this.form.setAvailable(this.device.optimizers);
+      this.profile.setDevice(this.device.timestamps);
     } catch (error) {
-      this.gpu = undefined;
-      const help = webGpuHelp();
-      el.adapter.dataset.state = 'none';
-      setText(el.adapterName, 'No WebGPU');
-      setText(el.adapterDetail, describeError(error));
-      setText(el.noWebGpuTitle, help.title);
-      el.noWebGpuSteps.replaceChildren(
-        ...[`The page could not get a GPU device: ${describeError(error)}.`, ...help.steps].map((text) => {
-          const li = document.createElement('li');
-          li.textContent = text;
-          return li;
-        }),
-      );
-      el.noWebGpu.hidden = false;
+      this.device = undefined;
+      showNoWebGpu(error instanceof Error ? error.message : String(error));
     }
-    this.updateControls();
-  }
-
-  // ---- data ---------------------------------------------------------------------------------
-
-  private dataState(state: 'loading' | 'ready' | 'needed' | 'error', text: string, fraction?: number): void {
-    this.el.dataBox.dataset.state = state;
-    setText(this.el.dataStatus, text);
-    setProgress(this.el.dataProgress, fraction);
-  }
-
-  private async loadFromServer(): Promise<void> {
-    const base = new URL('mnist/', document.baseURI);
-    this.dataState('loading', 'Looking for MNIST on the server…');
-    try {
-      const mnist = await fetchMnist(base, (fraction, text) => this.dataState('loading', text, fraction));
-      this.setData(mnist, 'from the server');
-    } catch (error) {
-      if (error instanceof DataNotOnServer) {
-        this.dataState(
-          'needed',
-          `No MNIST on this server (${error.message}). Choose or drop the four files: train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.`,
-        );
-      } else {
-        this.dataState(
-          'error',
-          `Could not load MNIST from the server: ${describeError(error)}. Choose or drop the four .gz files instead.`,
-        );
-      }
-    }
-  }
-
-  private async addDataFiles(files: File[]): Promise<void> {
-    if (this.running || this.phase === 'busy') {
-      this.say('warn', 'Pause or reset the training before loading other data.');
-      return;
-    }
-    const ignored = this.dropped.add(files);
-    const note = ignored.length ? ` (${ignored.join(', ')}: not an MNIST file name)` : '';
-    const missing = this.dropped.missing;
-    if (missing.length) {
-      this.dataState(
-        'needed',
-        `Got ${4 - missing.length} of the 4 files${note}; still missing: ${missing.map((m) => `${m}.gz`).join(', ')}.`,
-      );
-      return;
-    }
-    try {
-      this.dataState('loading', 'Reading the files…');
-      const mnist = await this.dropped.load((fraction, text) => this.dataState('loading', text, fraction));
-      if (this.trainer) await this.reset();
-      this.setData(mnist, 'from your files');
-    } catch (error) {
-      this.dataState('error', `${describeError(error)}. Choose the four original MNIST files (.gz or uncompressed).`);
-    } finally {
-      this.dropped.clear();
-    }
-  }
-
-  private setData(mnist: Mnist, source: string): void {
-    const data = takeSubset(mnist, this.knobs.subset, this.knobs.test);
-    this.data = data;
-    const subset = data.train.count < mnist.train.count || data.test.count < mnist.test.count ? ' (a subset, from the URL)' : '';
-    this.dataState(
-      'ready',
-      `${formatCount(data.train.count)} training and ${formatCount(data.test.count)} test images ${source}${subset}.`,
-      1,
-    );
-    this.grid.setData(data.test);
     this.updateControls();
   }
 
   // ---- training -----------------------------------------------------------------------------
 
-  private readConfig(): RunSettings {
-    const { el } = this;
-    const value = (input: HTMLInputElement, name: string) => {
-      const v = input.valueAsNumber;
-      if (!Number.isFinite(v)) {
-        input.setAttribute('aria-invalid', 'true');
-        throw new InputError(`${name}: enter a number`);
-      }
-      return v;
-    };
-    const epochs = value(el.epochs, 'epochs');
-    if (!(Number.isSafeInteger(epochs) && epochs >= 1)) {
-      el.epochs.setAttribute('aria-invalid', 'true');
-      throw new InputError(`epochs must be a whole number of at least 1, got ${epochs}`);
-    }
-    return {
-      epochs,
-      options: {
-        model: mlp(SEED_LAYERS),
-        optimizer: sgd({ lr: value(el.lr, 'learning rate'), momentum: value(el.momentum, 'momentum') }),
-        batchSize: value(el.batchSize, 'batch size'),
-        seed: value(el.seed, 'seed'),
-      },
-    };
-  }
-
   private async start(): Promise<void> {
-    const gpu = this.gpu;
-    const data = this.data;
-    if (!gpu || !data) return;
-    const settings = this.readConfig();
+    const settings = this.form.read();
     const previous = this.phase;
     this.setPhase('busy');
     this.say('info', 'Compiling the kernels and uploading the data…');
-    let init: Map<string, Tensor> | undefined;
-    if (this.trainer) {
-      // From loaded weights ('ready'): a new trainer with the settings as they are now.
-      init = await this.trainer.stateDict();
-      await this.dropTrainer();
-    }
     try {
-      this.trainer = await createTrainer(gpu, data, settings, init, 'the loaded weights');
-      this.settings = settings;
-      this.completed = false;
+      // From loaded weights ('ready'): a new run with the settings as they are now.
+      const init = previous === 'ready' ? await this.engine.call({ type: 'save-weights' }) : undefined;
+      this.run = await this.engine.call({
+        type: 'create',
+        settings,
+        ...(init ? { init: { name: 'the loaded weights', bytes: init.bytes } } : {}),
+      });
     } catch (error) {
       this.setPhase(previous === 'ready' ? 'idle' : previous);
       throw error;
     }
-    this.checkpoint = await this.trainer.saveState();
-    this.chart.clear();
-    this.accuracy.clear();
-    this.grid.setPredictions(undefined);
-    this.chart.setPlan(settings.epochs * this.trainer.stepsPerEpoch, this.trainer.stepsPerEpoch);
-    this.stepsDone = 0;
-    this.activeSeconds = 0;
+    this.el.resumeBox.hidden = true;
+    this.adopt(this.run, undefined);
+    this.grid.clearPredictions();
+    this.stats.reset();
+    this.stats.plan(this.run.stepsPerEpoch, settings.epochs, 0);
+    await this.profileNow();
     this.resume();
-    this.requestPrediction();
+    this.drawing.request();
   }
 
-  private resume(): void {
-    const trainer = this.trainer!;
-    const lr = this.el.lr.valueAsNumber;
-    if (lr !== trainer.config.optimizer.lr) {
-      try {
-        trainer.setLearningRate(lr);
-      } catch (error) {
-        this.el.lr.setAttribute('aria-invalid', 'true');
-        throw error;
-      }
-    }
-    this.pauser = new AbortController();
-    this.speed = [];
-    this.segmentStart = performance.now();
-    this.clock = setInterval(() => this.scheduleStats(), 500);
+  protected resume(): void {
+    const run = this.run!;
     this.setPhase('running');
+    this.stats.begin();
     this.say(
       'info',
-      `Training on ${formatCount(trainer.train.count)} images: ${trainer.stepsPerEpoch} steps of ${trainer.config.batchSize} per epoch.`,
+      `Training on ${formatCount(run.stepsPerEpoch * run.settings.batchSize)} images: ${run.stepsPerEpoch} steps of ${run.settings.batchSize} per epoch.`,
     );
-    this.running = this.run(trainer).finally(() => {
-      this.running = undefined;
-    });
+    const fitting = this.liveLearningRate()
+      .then(() => this.engine.call({ type: 'fit', epochs: run.settings.epochs }))
+      .then(
+        (r) => this.stopped(r.stopped, r.run),
+        (error: unknown) => this.failed(error),
+      )
+      .finally(() => {
+        this.fitting = undefined;
+        this.stats.end();
+      });
+    this.fitting = fitting;
   }
 
-  private hooks(trainer: Trainer): FitOptions {
-    return {
-      epochs: this.settings!.epochs,
-      signal: this.pauser.signal,
-      onChunk: (r) => {
-        if (trainer !== this.trainer) return;
-        this.chart.push(r.firstStep, r.losses);
-        this.stepsDone = r.firstStep + r.losses.length;
-        const now = performance.now();
-        this.speed.push({ time: now, steps: r.losses.length, samples: r.samples });
-        while (this.speed.length > 2 && now - this.speed[0]!.time > SPEED_WINDOW_MS) this.speed.shift();
-        this.scheduleStats();
-        // The drawing's probabilities follow the training, about once a second.
-        if (!this.pad.isEmpty && now - this.lastLivePrediction > LIVE_PREDICTION_MS) {
-          this.lastLivePrediction = now;
-          this.requestPrediction();
-        }
-      },
-      onEpoch: async (e) => {
-        if (trainer !== this.trainer) return;
-        this.accuracy.add(e.epoch + 1, e.test!.accuracy, e.test!.loss);
-        this.chart.markTest(trainer.globalStep, e.test!.loss);
-        // Nothing is in flight now: keep the state for a restart, and show the new predictions.
-        this.checkpoint = await trainer.saveState();
-        this.grid.setPredictions(await trainer.testPredictions());
-        this.requestPrediction();
-      },
-    };
+  /** The learning rate field applies to the run at once (from the next submitted steps, when training). */
+  private async liveLearningRate(announce = false): Promise<void> {
+    const run = this.run;
+    if (!run || this.phase === 'lost') return;
+    const lr = this.form.learningRate();
+    if (lr === run.settings.optimizer.lr) return;
+    await this.engine.call({ type: 'set-lr', lr });
+    this.run = { ...run, settings: { ...run.settings, optimizer: { ...run.settings.optimizer, lr } } };
+    if (announce && this.phase === 'running') this.say('info', `Learning rate ${lr} from the next steps on.`);
   }
 
-  private async run(trainer: Trainer): Promise<void> {
-    let failure: unknown;
-    try {
-      const result = await trainer.fit(this.hooks(trainer));
-      if (trainer === this.trainer) this.completed = result.stopped === 'completed';
-    } catch (error) {
-      failure = error;
+  private stopped(how: 'completed' | 'paused', run: RunInfo): void {
+    this.run = run;
+    if (this.phase === 'lost') return;
+    if (how === 'paused') {
+      this.setPhase('paused');
+      return this.say('info', 'Paused (and saved in this browser). You may change the learning rate, then Resume.');
     }
-    this.endSegment();
-    if (trainer !== this.trainer || this.phase === 'lost') return;
-    if (failure === undefined) {
-      if (this.completed) {
-        this.setPhase('done');
-        const acc = this.accuracy.latest;
-        this.say(
-          'ok',
-          `Done: ${this.settings!.epochs} epochs in ${formatDuration(this.activeSeconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`,
-        );
-      } else {
-        this.setPhase('paused');
-        this.say('info', 'Paused. You may change the learning rate, then Resume.');
-      }
-    } else if (failure instanceof DivergenceError) {
+    this.setPhase('done');
+    this.runs.add(run);
+    const acc = this.accuracy.latest;
+    this.say(
+      'ok',
+      `Done: ${run.settings.epochs} epochs in ${formatDuration(this.stats.seconds)}${acc === undefined ? '' : `, test accuracy ${formatPercent(acc, 2)}`}. Draw a digit to try it, or save the weights.`,
+    );
+  }
+
+  private failed(error: unknown): void {
+    if (this.phase === 'lost') return;
+    const name = error instanceof Error ? error.name : '';
+    const message = error instanceof Error ? error.message : String(error);
+    if (name === 'DivergenceError') {
       this.setPhase('diverged');
-      const good = trainer.lastGoodStep;
+      const good = error instanceof WorkerError ? error.lastGoodStep : undefined;
       const weights = good === undefined ? 'the last good ones' : good === 0 ? 'the starting weights' : `the weights after step ${good}`;
       this.say(
         'error',
-        `${failure.message}. The weights were rolled back to ${weights}: they can still be saved and tried on a drawing. Lower the learning rate and Resume, or Reset.`,
+        `${message}. The weights were rolled back to ${weights}: they can still be saved and tried on a drawing. Lower the learning rate and Resume, or Reset.`,
       );
-      this.requestPrediction();
-    } else if (failure instanceof DeviceLostError) {
-      this.deviceLost(failure);
+      this.drawing.request();
+    } else if (name === 'DeviceLostError') {
+      this.onDeviceLost(message);
     } else {
       this.setPhase('failed');
-      this.say('error', `${describeError(failure)}. Save the weights if you need them, then Reset.`);
+      this.say('error', `${message}. Save the weights if you need them, then Reset.`);
     }
   }
 
-  private togglePause(): void {
+  private async togglePause(): Promise<void> {
     if (this.phase === 'running') {
-      this.pauser.abort();
       this.setPhase('pausing');
+      await this.engine.call({ type: 'pause' });
     } else if (this.phase === 'paused' || this.phase === 'diverged') {
       this.resume();
     }
   }
 
-  private endSegment(): void {
-    if (this.segmentStart !== undefined) this.activeSeconds += (performance.now() - this.segmentStart) / 1000;
-    this.segmentStart = undefined;
-    clearInterval(this.clock);
-    this.scheduleStats();
-  }
-
-  /** Waits for the training loop and any prediction to let go of the trainer, then disposes it. */
-  private async dropTrainer(): Promise<void> {
-    this.pauser.abort();
-    await this.running;
-    await this.prediction;
-    this.trainer?.dispose();
-    this.trainer = undefined;
-  }
-
   private async reset(): Promise<void> {
-    if (this.running) this.setPhase('pausing');
-    await this.dropTrainer();
-    this.checkpoint = undefined;
+    if (this.fitting) this.setPhase('pausing');
+    const run = this.run;
+    await this.engine.call({ type: 'dispose' });
+    await this.fitting;
+    await this.drawing.running;
+    if (run && this.phase !== 'done' && this.chart.points > 0) {
+      this.runs.add({ ...run, epoch: this.tests.length, history: { losses: this.chart.losses, tests: [...this.tests] } });
+    }
+    this.run = undefined;
+    this.tests = [];
     this.chart.clear();
     this.chart.setPlan(1, 1);
     this.accuracy.clear();
-    this.grid.setPredictions(undefined);
-    this.stepsDone = 0;
-    this.activeSeconds = 0;
+    this.accChart.set([]);
+    this.grid.clearPredictions();
+    this.stats.reset();
     this.message.clear();
     if (this.phase === 'lost') await this.restart();
     else this.setPhase('idle');
-    this.requestPrediction();
+    this.drawing.request();
   }
 
   // ---- device loss --------------------------------------------------------------------------
 
-  private deviceLost(error: DeviceLostError): void {
+  private onDeviceLost(message: string): void {
     if (this.phase === 'lost') return;
-    this.pauser.abort();
+    this.deviceLost = true;
     this.phaseBeforeLoss = this.phase === 'pausing' || this.phase === 'busy' ? 'paused' : this.phase;
     this.el.adapter.dataset.state = 'lost';
     this.setPhase('lost');
-    const kept = this.checkpoint;
-    const where =
-      kept &&
-      (kept.globalStep === 0 ? 'before training' : kept.stepInEpoch === 0 ? `the end of epoch ${kept.epoch}` : `step ${kept.globalStep}`);
-    this.el.restart.textContent = kept && this.trainer ? 'Restart and continue' : 'Restart';
+    const kept = this.tests.at(-1);
+    const where = this.run && (kept ? `the end of epoch ${kept.epoch}` : 'before training');
+    this.el.restart.textContent = this.run ? 'Restart and continue' : 'Restart';
     this.say(
       'error',
-      `${error.message}. ${where ? `The page kept a copy of the weights (${where}): “Restart and continue” gets a new GPU device and carries on from there.` : '“Restart” gets a new GPU device.'}`,
+      `${message}. ${where ? `The worker kept a copy of the weights (${where}): “Restart and continue” gets a new GPU device and carries on from there.` : '“Restart” gets a new GPU device.'}`,
     );
   }
 
-  /** A new device, and a new trainer from the kept state; training goes on if it was running. */
+  /** A new device, and the run again from the state kept at its last epoch end; training goes on if it was running. */
   private async restart(): Promise<void> {
-    const data = this.data;
-    const settings = this.settings;
-    const kept = this.trainer ? this.checkpoint : undefined;
     const wasRunning = this.phaseBeforeLoss === 'running';
     this.setPhase('busy');
     this.say('info', 'Getting a new GPU device…');
-    await this.dropTrainer();
-    const old = this.gpu;
-    if (old) {
-      this.retired.add(old);
-      old.destroy();
-    }
-    this.gpu = undefined;
-    await this.acquire();
-    const gpu = this.gpu as Gpu | undefined;
-    if (!gpu) {
+    await this.fitting;
+    let result;
+    try {
+      result = await this.engine.call({ type: 'restart' });
+    } catch (error) {
       this.setPhase('lost');
-      this.say('error', 'No GPU device could be had again. Reload the page to try once more.');
+      this.say(
+        'error',
+        `No GPU device could be had again (${error instanceof Error ? error.message : String(error)}). Reload the page to try once more.`,
+      );
       return;
     }
-    if (!settings || !kept || !data) {
-      this.setPhase('idle');
+    this.device = result.device;
+    this.deviceLost = false;
+    showAdapter(result.device);
+    const run = result.run;
+    if (!run) {
+      this.run = undefined;
       this.message.clear();
-      return;
+      return this.setPhase('idle');
     }
-    const trainer = await createTrainer(gpu, data, settings);
-    trainer.restoreState(kept);
-    this.trainer = trainer;
-    this.settings = settings;
-    this.chart.truncate(kept.globalStep);
-    this.accuracy.truncate(kept.epoch);
-    this.stepsDone = kept.globalStep;
-    this.requestPrediction();
-    if (this.completed) {
+    this.adopt(run, undefined);
+    this.drawing.request();
+    if (run.completed) {
       this.setPhase('done');
       this.say('ok', 'The GPU device is back, with the trained weights.');
     } else if (wasRunning) {
       this.resume();
-      this.say('ok', `The GPU device is back: training goes on from step ${kept.globalStep}.`);
+      this.say('ok', `The GPU device is back: training goes on from step ${run.globalStep}.`);
     } else {
       this.setPhase(this.phaseBeforeLoss === 'ready' ? 'ready' : 'paused');
-      this.say('ok', 'The GPU device is back, with the weights the page kept. Resume when you like.');
+      this.say('ok', 'The GPU device is back, with the weights the worker kept. Resume when you like.');
     }
   }
 
-  // ---- weights ------------------------------------------------------------------------------
-
-  private async save(): Promise<void> {
-    const trainer = this.trainer;
-    if (!trainer) return;
-    const accuracy = this.accuracy.latest;
-    const bytes = await trainer.saveSafetensors({
-      epochs: String(trainer.epoch),
-      ...(accuracy === undefined ? {} : { test_accuracy: accuracy.toFixed(4) }),
-    });
-    const name = `mnist-mlp-epoch${trainer.epoch}.safetensors`;
-    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = name;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    this.say('ok', `Saved ${name} (${(bytes.length / 1e6).toFixed(1)} MB).`);
-  }
-
-  private async loadWeights(file: File): Promise<void> {
-    const gpu = this.gpu;
-    const data = this.data;
-    if (!gpu || !data) {
-      this.say('warn', 'Loading weights needs the data and a GPU device first.');
-      return;
-    }
-    if (this.running || this.phase === 'busy' || this.phase === 'lost') {
-      this.say('warn', 'Pause the training before loading weights.');
-      return;
-    }
-    const previous = this.phase;
-    this.setPhase('busy');
-    try {
-      const { tensors } = decodeSafetensors(new Uint8Array(await file.arrayBuffer()), file.name);
-      const layers = layersOfStateDict(tensors);
-      if (!layers) throw new InputError(`${file.name} has no l1.weight, l2.weight, … tensors: not weights of this kind of network`);
-      if (layers.join('-') !== SEED_LAYERS.join('-')) {
-        throw new InputError(`${file.name} holds a ${layers.join('-')} network; this page trains ${SEED_LAYERS.join('-')}`);
-      }
-      if (this.trainer) await this.trainer.loadSafetensors(tensors, file.name);
-      else {
-        const settings = this.readConfig();
-        this.trainer = await createTrainer(gpu, data, settings, tensors, file.name);
-        this.settings = settings;
-        this.completed = false;
-      }
-    } catch (error) {
-      this.setPhase(previous);
-      throw error;
-    }
-    const trainer = this.trainer;
-    this.checkpoint = await trainer.saveState();
-    const result = await trainer.evaluate();
-    this.accuracy.add(trainer.epoch, result.accuracy, result.loss, 'Loaded');
-    this.grid.setPredictions(await trainer.testPredictions());
-    this.setPhase(previous === 'idle' ? 'ready' : previous === 'diverged' || previous === 'failed' ? 'paused' : previous);
-    this.requestPrediction();
-    this.say('ok', `Loaded ${file.name}: test accuracy ${formatPercent(result.accuracy, 2)} on ${formatCount(result.count)} test images.`);
-  }
-
-  // ---- drawing ------------------------------------------------------------------------------
-
-  /** Coalesces pad changes: at most one preprocessing and one GPU prediction at a time, the latest drawing wins. */
-  private requestPrediction(): void {
-    this.drawingDirty = true;
-    // `data-busy` tells whoever watches (the browser test) that newer probabilities are coming.
-    this.el.probs.dataset.busy = 'true';
-    this.prediction ??= this.predictLoop().finally(() => {
-      this.prediction = undefined;
-      delete this.el.probs.dataset.busy;
-    });
-  }
-
-  private async predictLoop(): Promise<void> {
-    while (this.drawingDirty) {
-      await nextFrame();
-      this.drawingDirty = false;
-      const pixels = this.pad.isEmpty ? null : preprocessDigit(this.pad.ink());
-      this.paintSeen(pixels);
-      const trainer = this.trainer;
-      if (!pixels) {
-        this.probs.show(undefined, 'Draw a digit in the box.');
-      } else if (!trainer || this.phase === 'lost' || this.phase === 'busy') {
-        this.probs.show(
-          undefined,
-          this.trainer ? 'Waiting for the GPU…' : 'Start training (or load weights) to see what the network thinks.',
-        );
-      } else {
-        try {
-          const probs = await trainer.predict(pixels);
-          if (trainer === this.trainer) this.probs.show(probs);
-        } catch (error) {
-          if (!this.gpu?.isLost) this.say('error', `Could not run the network on the drawing: ${describeError(error)}`);
-        }
-      }
-    }
-  }
-
-  private paintSeen(pixels: Float32Array | null): void {
-    const context = this.el.seen.getContext('2d')!;
-    const image = context.createImageData(MNIST_SIDE, MNIST_SIDE);
-    if (pixels) for (let i = 0; i < pixels.length; i++) image.data[i * 4 + 3] = Math.round(pixels[i]! * 255);
-    context.putImageData(image, 0, 0);
-  }
-
-  // ---- display ------------------------------------------------------------------------------
-
-  private say(tone: Tone, text: string): void {
-    this.message.show(tone, text);
-  }
-
-  private setPhase(phase: Phase): void {
-    this.phase = phase;
-    this.updateControls();
-    this.scheduleStats();
-    this.updateDiagnostics();
-  }
-
-  /** What can be pressed follows from the phase, the device and the data alone. */
-  private updateControls(): void {
-    const { el, phase } = this;
-    const usable = Boolean(this.gpu && !this.gpu.isLost && this.data);
-    const trainer = this.trainer;
-    const noGpu = !this.gpu && phase !== 'boot';
-    el.phase.dataset.phase = noGpu ? 'nogpu' : phase;
-    setText(el.phase, noGpu ? 'no WebGPU' : PHASE_LABEL[phase]);
-    el.start.disabled = !(usable && (phase === 'idle' || phase === 'ready'));
-    const resumable = phase === 'paused' || phase === 'diverged';
-    setText(el.pause, resumable ? 'Resume' : phase === 'pausing' ? 'Pausing…' : 'Pause');
-    el.pause.disabled = !(phase === 'running' || resumable);
-    el.pause.classList.toggle('primary', resumable);
-    el.reset.disabled = !(trainer || phase === 'lost') || phase === 'busy' || phase === 'pausing';
-    el.restart.hidden = phase !== 'lost';
-    el.save.disabled = !trainer || phase === 'busy' || phase === 'lost';
-    const loadable = usable && !['running', 'pausing', 'busy', 'lost', 'boot'].includes(phase);
-    el.load.disabled = !loadable;
-    el.loadButton.dataset.disabled = String(!loadable);
-    el.dataFiles.disabled = ['running', 'pausing', 'busy'].includes(phase);
-    // The settings make a trainer; only the learning rate can change once it exists.
-    const fixed = Boolean(trainer) && phase !== 'ready';
-    for (const input of [el.epochs, el.batchSize, el.momentum, el.seed]) input.disabled = fixed || phase === 'busy';
-    el.lr.disabled = ['running', 'pausing', 'busy'].includes(phase);
-  }
-
-  private scheduleStats(): void {
-    this.statsFrame ||= requestAnimationFrame(() => {
-      this.statsFrame = 0;
-      this.renderStats();
-    });
-  }
-
-  private renderStats(): void {
-    const { el } = this;
-    const trainer = this.trainer;
-    el.chart.dataset.points = String(this.chart.points);
-    if (!trainer || (this.stepsDone === 0 && this.phase !== 'running')) {
-      for (const e of [el.statEpoch, el.statStep, el.statLoss, el.statSpeed, el.statElapsed, el.statEta]) setText(e, '–');
-      setProgress(el.trainProgress, 0);
-      return;
-    }
-    const perEpoch = trainer.stepsPerEpoch;
-    const epochs = this.settings?.epochs ?? 1;
-    const total = epochs * perEpoch;
-    const done = this.stepsDone;
-    // At an epoch's end this is still that epoch (step 6 / 6), not the next one's step 0.
-    const epochIndex = Math.min(Math.max(0, Math.ceil(done / perEpoch) - 1), epochs - 1);
-    setText(el.statEpoch, `${epochIndex + 1} / ${epochs}`);
-    setText(el.statStep, `${done - epochIndex * perEpoch} / ${perEpoch}`);
-    const loss = this.chart.lastSmoothed;
-    setText(el.statLoss, Number.isFinite(loss) ? loss.toFixed(3) : '–');
-    const window = this.speed;
-    let stepsPerSecond = NaN;
-    if (window.length >= 2) {
-      const seconds = (window[window.length - 1]!.time - window[0]!.time) / 1000;
-      const later = window.slice(1);
-      stepsPerSecond = later.reduce((a, w) => a + w.steps, 0) / seconds;
-      setText(el.statSpeed, formatCount(later.reduce((a, w) => a + w.samples, 0) / seconds));
-    } else if (this.phase === 'running') {
-      setText(el.statSpeed, '…');
-    }
-    const elapsed = this.activeSeconds + (this.segmentStart === undefined ? 0 : (performance.now() - this.segmentStart) / 1000);
-    setText(el.statElapsed, formatDuration(elapsed));
-    const remaining = total - done;
-    setText(
-      el.statEta,
-      remaining <= 0 ? 'done' : this.phase === 'running' && stepsPerSecond > 0 ? formatDuration(remaining / stepsPerSecond) : '–',
-    );
-    setProgress(el.trainProgress, done / total);
-  }
-
-  private updateDiagnostics(): void {
-    const gpu = this.gpu;
-    const live = gpu ? gpu.buffers.live : 0;
-    this.el.diagnostics.dataset.live = String(live);
-    setText(
-      this.el.diagnostics,
-      gpu
-        ? `GPU buffers live: ${live} (${(gpu.buffers.liveBytes / 1e6).toFixed(1)} MB) · device ${gpu.isLost ? 'lost' : 'ok'} · ${PHASE_LABEL[this.phase]}`
-        : 'GPU buffers live: – (no device)',
-    );
+  protected requestPrediction(): void {
+    this.drawing.request();
   }
 
   private exposeDebugHooks(): void {
     (window as unknown as { __demo: unknown }).__demo = {
-      /** Destroys the device behind the engine's back, as a driver reset would lose it. */
-      loseDevice: () => this.gpu?.device.destroy(),
-      liveBuffers: () => this.gpu?.buffers.live ?? -1,
+      /** Destroys the worker's device behind the engine's back, as a driver reset would lose it. */
+      loseDevice: () => void this.engine.call({ type: 'lose-device' }),
+      liveBuffers: () => this.buffers.live,
       phase: () => this.phase,
+      /** SHA-256 of the current weights (all tensors, by name): equal hashes, equal weights. */
+      weightsHash: () => this.engine.call({ type: 'weights-hash' }),
+      settings: (): RunSettings | undefined => this.run?.settings,
     };
   }
 }

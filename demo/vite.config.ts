@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Connect, type Plugin } from 'vite';
-import { MNIST_FILES } from '../src/index.ts';
+// Not the public entry: the config is bundled for Node without the WGSL plugin, and src/index.ts reaches the kernels' .wgsl files.
+import { MNIST_FILES } from '../src/model/data/mnist.ts';
 import { wgslText } from '../scripts/wgsl-plugin.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +20,8 @@ const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "connect-src 'self'",
+  // The engine runs in a module worker built from this origin.
+  "worker-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
   "object-src 'none'",
@@ -85,5 +88,7 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
   },
+  // The engine's worker is an ES module (it imports the engine like the page does).
+  worker: { format: 'es', plugins: () => [wgslText()] },
   server: { fs: { allow: [repo] } },
 });

@@ -37,6 +37,7 @@ export { Trainer } from './model/trainer/trainer.ts';
 export type { TrainerOptions, TrainConfig } from './model/trainer/config.ts';
 export type { FitOptions, FitResult, BatchReport, ChunkReport, EpochReport } from './model/trainer/fit.ts';
 export type { EvalResult } from './model/trainer/evaluator.ts';
+export type { StepProfile, DispatchTime } from './model/trainer/profile.ts';
 export type { TrainerState, CheckpointConfig } from './model/trainer/state.ts';
 
 export { encodeSafetensors, decodeSafetensors, type Tensor } from './model/io/safetensors.ts';

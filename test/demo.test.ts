@@ -1,9 +1,10 @@
 /**
  * The demo page in a real browser: builds it (`vite build`), serves dist/demo with the MNIST
  * directory mounted at /mnist/, and drives it in headless Chromium (system Chromium with WebGPU;
- * SwiftShader on machines without a GPU). A small configuration (`?subset=2000&test=1000`) keeps
- * it to about two minutes there. Any console error or page error fails the test.
- * Screenshots go to test/artifacts/demo/.
+ * SwiftShader on machines without a GPU). The engine runs in the page's worker. Small data
+ * (`?subset=384&test=300`) keeps most cases short; only the main-thread measurement (long tasks,
+ * frame gaps) trains on the full data set, for 30 s. Any console error or page error fails the
+ * test. Screenshots go to test/artifacts/demo/.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,8 @@ const STEPS_PER_EPOCH = Math.ceil(TRAIN_SUBSET / BATCH);
 let server: { url: string; close(): Promise<void> } | undefined;
 let browser: Browser | undefined;
 let page: Page;
+/** the weights' hash after the uninterrupted (paused and resumed) 3-epoch run */
+let uninterrupted = '';
 let downloads: string;
 const problems: string[] = [];
 
@@ -106,6 +109,25 @@ async function fileInput(id: string) {
 /** Probabilities are shown, and no newer ones are on their way. */
 const PROBS_SHOWN = `document.querySelectorAll('#probs .prob[data-prob]').length === 10 && !document.getElementById('probs').dataset.busy`;
 const liveBuffers = () => page.evaluate(() => (window as unknown as { __demo: { liveBuffers(): number } }).__demo.liveBuffers());
+const weightsHash = () => page.evaluate(() => (window as unknown as { __demo: { weightsHash(): Promise<string> } }).__demo.weightsHash());
+const SMALL = `?subset=${TRAIN_SUBSET}&test=${TEST_SUBSET}&debug`;
+
+/** Downloads whose names match, waiting up to 10 s for the first. */
+async function downloaded(pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const done = (await readdir(downloads)).filter((f) => pattern.test(f) && !f.endsWith('.crdownload'));
+    if (done[0]) return join(downloads, done[0]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no download matching ${pattern}`);
+}
+
+function watch(p: Page): void {
+  p.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url ?? ''})`);
+  });
+  p.on('pageerror', (error) => problems.push(`page error: ${error instanceof Error ? error.message : String(error)}`));
+}
 
 async function screenshot(name: string): Promise<string> {
   const file = join(ARTIFACTS, name);
@@ -130,10 +152,7 @@ describe('demo page (built, in headless Chromium)', () => {
     downloads = await mkdtemp(join(tmpdir(), 'demo-downloads-'));
     browser = await puppeteer.launch({ executablePath: findChromium(), args: chromiumArgs(), headless: true, protocolTimeout: 150_000 });
     page = await browser.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url ?? ''})`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error instanceof Error ? error.message : String(error)}`));
+    watch(page);
     await page.setViewport({ width: 1280, height: 800 });
     const cdp = await page.createCDPSession();
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
@@ -158,6 +177,11 @@ describe('demo page (built, in headless Chromium)', () => {
     const html = await readFile(join(DIST, 'index.html'), 'utf8');
     expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="[^"]*script-src &#39;self&#39;/);
     expect(html).toMatch(/connect-src &#39;self&#39;/);
+    expect(html, 'the engine worker is allowed').toMatch(/worker-src &#39;self&#39;/);
+    expect(
+      files.some((f) => /^assets\/worker-.*\.js$/.test(f.replace(/\\/g, '/'))),
+      'a worker script in the build',
+    ).toBe(true);
     expect(
       html.match(/<script\b[^>]*>/g)?.every((tag) => /\ssrc=/.test(tag)),
       'every script has a src',
@@ -165,7 +189,7 @@ describe('demo page (built, in headless Chromium)', () => {
   });
 
   it('loads the data from the server and shows the adapter', async () => {
-    await page.goto(`${server!.url}/?subset=${TRAIN_SUBSET}&test=${TEST_SUBSET}&debug`, { waitUntil: 'load', timeout: 30_000 });
+    await page.goto(`${server!.url}/${SMALL}`, { waitUntil: 'load', timeout: 30_000 });
     await waitFor('MNIST to load', 60_000, `document.getElementById('data-box').dataset.state === 'ready'`);
     expect(await text('#data-status')).toContain('384 training and 300 test images from the server');
     await waitFor('an adapter', 30_000, `['ok', 'fallback'].includes(document.getElementById('adapter').dataset.state)`);
@@ -175,8 +199,22 @@ describe('demo page (built, in headless Chromium)', () => {
     expect(await page.$$eval('#grid .tile:not([hidden])', (t) => t.length)).toBe(48);
     expect(await phase()).toBe('idle');
     expect(await liveBuffers()).toBe(0);
+    // The engine is in a worker: the page has one, and the device lives there.
+    expect(page.workers().map((w) => w.url())).toEqual(expect.arrayContaining([expect.stringMatching(/\/assets\/worker-[^/]*\.js$/)]));
+    expect(await page.$eval('#adapter', (e) => (e as HTMLElement).title)).toContain("engine's worker");
+    expect(await text('#param-count')).toBe('784-512-256-128-64-10: 575,050 parameters');
     expectNoProblems();
   }, 100_000);
+
+  it('checks the layer sizes as they are typed, with the parameter count', async () => {
+    await setInput('layers', '100, 0');
+    expect(await text('#param-count')).toMatch(/^a layer size must be a whole number from 1 to 4096, got “0”$/);
+    expect(await page.$eval('#layers', (e) => e.getAttribute('aria-invalid'))).toBe('true');
+    await setInput('layers', '32');
+    expect(await text('#param-count')).toBe('784-32-10: 25,450 parameters');
+    await setInput('layers', '512, 256, 128, 64');
+    expectNoProblems();
+  }, 20_000);
 
   it('trains, with Pause and Resume: loss curve, stats, progress, accuracy per epoch, predictions grid', async () => {
     await setInput('epochs', '3');
@@ -213,8 +251,71 @@ describe('demo page (built, in headless Chromium)', () => {
       'every tile has a prediction',
     ).toBe(true);
     expect(await text('#message')).toMatch(/^Done: 3 epochs/);
+    // The GPU profile: filled when training started (and since), with per-dispatch bars when the adapter has timestamps.
+    await waitFor('the GPU profile', 30_000, `document.getElementById('profile-bars').dataset.filled === 'true'`);
+    const timestamps = await page.$eval('#profile-bars', (e) => (e as HTMLElement).dataset.timestamps === 'true');
+    if (timestamps) {
+      const bars = await page.$$eval('#profile-bars .pbar', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.ms)));
+      expect(bars.length, 'a bar per dispatch (10 for the seed MLP)').toBe(10);
+      expect(bars.every((ms) => ms >= 0 && Number.isFinite(ms))).toBe(true);
+      const shares = await page.$$eval('#profile-shares li', (li) => li.map((l) => l.textContent ?? ''));
+      expect(shares.map((t) => t.split(' ')[0])).toEqual(['gather', 'l1', 'l2', 'l3', 'l4', 'l5']);
+      expect(shares.every((t) => /^\S+ \d+%$/.test(t))).toBe(true);
+    } else {
+      expect(await text('#profile-note')).toContain('no timestamp queries');
+    }
+    expect(await text('#profile-summary')).toMatch(/^10 dispatches, [\d.]+ ms .* samples\/s$/);
+    console.log(`demo: profile (timestamps ${timestamps}): ${await text('#profile-summary')}; ${await text('#profile-note')}`);
+    uninterrupted = await weightsHash();
+    expect(uninterrupted).toMatch(/^[0-9a-f]{64}$/);
+    expect(await page.$$eval('#runs-list li', (li) => li.length), 'the finished run is listed').toBe(1);
     expectNoProblems();
   }, 240_000);
+
+  it('saves the run in the browser: after a reload mid-run it continues to exactly the uninterrupted weights', async () => {
+    await click('reset');
+    await waitFor('the reset', 30_000, `document.getElementById('phase').dataset.phase === 'idle'`);
+    await click('start');
+    await waitFor(
+      'the autosave at the end of epoch 1',
+      120_000,
+      `document.getElementById('autosave-status').dataset.step === '${STEPS_PER_EPOCH}'`,
+    );
+    await waitFor('a step of epoch 2', 60_000, `Number(document.getElementById('loss-chart').dataset.points) > ${STEPS_PER_EPOCH}`);
+    await page.reload({ waitUntil: 'load', timeout: 30_000 });
+    await waitFor('MNIST to load again', 60_000, `document.getElementById('data-box').dataset.state === 'ready'`);
+    await waitFor('the offer to continue', 30_000, `!document.getElementById('resume-box').hidden`);
+    expect(await text('#resume-text')).toMatch(
+      new RegExp(`^Continue the run from epoch 1, step ${STEPS_PER_EPOCH} \\(of ${3 * STEPS_PER_EPOCH};`),
+    );
+    await click('resume');
+    await waitFor('the continued run to finish', 180_000, `document.getElementById('phase').dataset.phase === 'done'`);
+    expect(Number(await page.$eval('#loss-chart', (e) => (e as HTMLElement).dataset.points))).toBe(3 * STEPS_PER_EPOCH);
+    expect(await page.$$eval('#accuracy-list li', (li) => li.length)).toBe(3);
+    expect(await page.$eval('#batch-size', (e) => (e as HTMLInputElement).value), 'the saved settings are shown').toBe(String(BATCH));
+    expect(await weightsHash(), 'the continued run ends with the uninterrupted run’s weights').toBe(uninterrupted);
+
+    // Runs compared: the first run (saved when it finished, listed after the reload) and this one.
+    await waitFor('two runs in the list', 10_000, `document.querySelectorAll('#runs-list li').length === 2`);
+    const labels = await page.$$eval('#runs-list li', (li) => li.map((l) => l.textContent ?? ''));
+    for (const label of labels)
+      expect(label).toMatch(/^784-512-256-128-64-10 · sgd lr 0\.05 m 0\.9 · batch 16 · seed 7 · 3 epochs · \d+\.\d\d%/);
+    await page.$$eval('#runs-list input[type=checkbox]', (boxes) => {
+      for (const b of boxes as HTMLInputElement[]) if (!b.checked) b.click();
+    });
+    expect(await page.$eval('#loss-chart', (e) => (e as HTMLElement).dataset.overlays)).toBe('2');
+    expect(await page.$eval('#acc-chart', (e) => (e as HTMLElement).dataset.overlays)).toBe('2');
+
+    await click('export-csv');
+    const csv = (await readFile(await downloaded(/^mnist-loss-.*\.csv$/), 'utf8')).trim().split('\n');
+    expect(csv[0]).toBe('step,epoch,train_loss,test_loss,test_accuracy');
+    expect(csv).toHaveLength(3 * STEPS_PER_EPOCH + 1);
+    expect(csv[STEPS_PER_EPOCH]).toMatch(new RegExp(`^${STEPS_PER_EPOCH},1,[\\d.e-]+,[\\d.e-]+,0\\.\\d+$`));
+    await click('export-png');
+    const png = await readFile(await downloaded(/^mnist-charts\.png$/));
+    expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expectNoProblems();
+  }, 300_000);
 
   let trainedAccuracy = 0;
 
@@ -339,6 +440,42 @@ describe('demo page (built, in headless Chromium)', () => {
     expectNoProblems();
   }, 150_000);
 
+  it('trains with each optimizer the engine offers, and takes a new learning rate while training', async () => {
+    const kinds = await page.$$eval('#optimizer option', (o) => (o as HTMLOptionElement[]).filter((x) => !x.hidden).map((x) => x.value));
+    expect(kinds).toContain('sgd');
+    console.log(`demo: optimizers offered: ${kinds.join(', ')}`);
+    await setInput('epochs', '1');
+    await setInput('lr', '0.01');
+    for (const kind of kinds) {
+      await page.select('#optimizer', kind);
+      await click('start');
+      await waitFor(`${kind} to train`, 60_000, `Number(document.getElementById('loss-chart').dataset.points) > 0`);
+      if (kind === kinds[0]) {
+        await page.$eval('#lr', (e) => {
+          const input = e as HTMLInputElement;
+          input.value = '0.02';
+          input.dispatchEvent(new Event('change', { bubbles: true }));
+        });
+        await waitFor(
+          'the new learning rate',
+          20_000,
+          `/^Learning rate 0\\.02 from the next steps on/.test(document.getElementById('message').textContent)`,
+        );
+        const lr = await page.evaluate(
+          () => (window as unknown as { __demo: { settings(): { optimizer: { lr: number } } } }).__demo.settings().optimizer.lr,
+        );
+        expect(lr).toBe(0.02);
+      }
+      await waitFor(`${kind} to finish`, 90_000, `document.getElementById('phase').dataset.phase === 'done'`);
+      const acc = Number(await page.$eval('#accuracy', (e) => (e as HTMLElement).dataset.accuracy));
+      expect(acc, `${kind}: test accuracy after 1 epoch`).toBeGreaterThan(0.15);
+      await click('reset');
+      await waitFor('the reset', 30_000, `document.getElementById('phase').dataset.phase === 'idle'`);
+    }
+    await page.select('#optimizer', 'sgd');
+    expectNoProblems();
+  }, 240_000);
+
   it('on divergence shows the message and keeps the rolled-back weights usable', async () => {
     await setInput('epochs', '1');
     await setInput('lr', '1000');
@@ -379,6 +516,30 @@ describe('demo page (built, in headless Chromium)', () => {
     expectNoProblems();
   }, 240_000);
 
+  it('reports a corrupt save and ignores it; saved runs can be cleared', async () => {
+    await page.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('mnist-demo', { create: true });
+      const put = async (name: string, bytes: Uint8Array) => {
+        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+        await w.write(bytes as Uint8Array<ArrayBuffer>);
+        await w.close();
+      };
+      await put('run-99.bin', new TextEncoder().encode('MNISTRUN\u0004\u0000\u0000\u0000{"x"garbage'));
+      await put('current.json', new TextEncoder().encode('{"generation":99}'));
+    });
+    await page.reload({ waitUntil: 'load', timeout: 30_000 });
+    await waitFor('MNIST to load again', 60_000, `document.getElementById('data-box').dataset.state === 'ready'`);
+    await waitFor('the note about the bad save', 30_000, `document.getElementById('message').dataset.tone === 'warn'`);
+    expect(await text('#message')).toMatch(/^A saved run could not be read and was ignored: run-99\.bin: /);
+    expect(await page.$eval('#resume-box', (e) => (e as HTMLElement).hidden)).toBe(true);
+    expect(await phase()).toBe('idle');
+    expect(await page.$$eval('#runs-list li', (li) => li.length), 'the finished runs still listed').toBeGreaterThan(0);
+    await click('clear-saved');
+    await waitFor('the saved runs to go', 10_000, `document.querySelectorAll('#runs-list li').length === 0`);
+    expect(await text('#message')).toBe('Saved runs cleared.');
+    expectNoProblems();
+  }, 120_000);
+
   it('loads MNIST from files the user picks (offline), and names a bad file', async () => {
     const real = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(
       (f) => join(MNIST_DIR, f),
@@ -403,4 +564,71 @@ describe('demo page (built, in headless Chromium)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('keeps the main thread free: no long task and frames keep coming while loading and training on the full data (30 s)', async () => {
+    const full = await browser!.newPage();
+    watch(full);
+    await full.setViewport({ width: 1280, height: 800 });
+    // Installed before the page's own scripts: every long task from the first one, and the longest gap between frames.
+    await full.evaluateOnNewDocument(() => {
+      const w = window as unknown as { __probe: { tasks: number[]; gaps: number[]; frames: number; last: number; mark(): void } };
+      const probe = { tasks: [] as number[], gaps: [] as number[], frames: 0, last: 0, mark: () => {} };
+      w.__probe = probe;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) probe.tasks.push(Math.round(e.duration));
+      }).observe({ type: 'longtask', buffered: true });
+      const tick = (t: number) => {
+        if (probe.last) probe.gaps.push(t - probe.last);
+        probe.last = t;
+        probe.frames++;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    try {
+      const started = Date.now();
+      await full.goto(`${server!.url}/?debug`, { waitUntil: 'load', timeout: 60_000 });
+      await full.waitForFunction(`document.getElementById('data-box').dataset.state === 'ready'`, { timeout: 120_000, polling: 200 });
+      await full.waitForFunction(`!document.getElementById('start').disabled`, { timeout: 60_000, polling: 200 });
+      const loadSeconds = (Date.now() - started) / 1000;
+      expect(await full.$eval('#data-status', (e) => e.textContent)).toContain('60,000 training and 10,000 test images from the server');
+      const during = () =>
+        full.evaluate(() => {
+          const p = (window as unknown as { __probe: { tasks: number[]; gaps: number[]; frames: number } }).__probe;
+          return { tasks: [...p.tasks], maxGap: Math.max(0, ...p.gaps), frames: p.frames };
+        });
+      const atLoad = await during();
+      await full.click('#start');
+      await full.waitForFunction(`Number(document.getElementById('loss-chart').dataset.points) > 0`, { timeout: 120_000, polling: 200 });
+      // Frame gaps from here on: the training itself.
+      await full.evaluate(() => {
+        const p = (window as unknown as { __probe: { gaps: number[]; frames: number } }).__probe;
+        p.gaps.length = 0;
+        p.frames = 0;
+      });
+      await new Promise((r) => setTimeout(r, 30_000));
+      const training = await during();
+      const steps = Number(await full.$eval('#loss-chart', (e) => (e as HTMLElement).dataset.points));
+      await full.click('#pause');
+      await full.waitForFunction(`document.getElementById('phase').dataset.phase === 'paused'`, { timeout: 60_000, polling: 200 });
+      await full.waitForFunction(`/step \\d+/.test(document.getElementById('autosave-status').textContent)`, {
+        timeout: 60_000,
+        polling: 200,
+      });
+      const end = await during();
+      console.log(
+        `demo: main thread, full data: load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
+          `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
+          `long tasks in all (load, start, training, pause, save) ${JSON.stringify(end.tasks)}`,
+      );
+      await full.screenshot({ path: join(ARTIFACTS, 'desktop-full-data.png') as `${string}.png`, fullPage: true });
+      expect(end.tasks, 'main-thread long tasks (ms)').toEqual([]);
+      expect(training.frames, 'frames in 30 s of training').toBeGreaterThan(30 * 20);
+      expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(250);
+      expect(steps, 'training went on').toBeGreaterThan(10);
+      expectNoProblems();
+    } finally {
+      await full.close();
+    }
+  }, 300_000);
 });

@@ -141,6 +141,25 @@ export abstract class Program {
     for (const p of this.passes) dispatch(pass, p.kernel, p.groups[parity], p.dispatch.grid, p.stepTable?.offset(slot));
   }
 
+  /**
+   * Encodes the program as one compute pass per dispatch, each writing its begin and end
+   * timestamps at 2i and 2i + 1 of `querySet` (timestamps can only be written at pass
+   * boundaries without Chrome's experimental in-pass feature). Reads the current parameters and,
+   * unlike a train program's encode(), leaves which buffer is current alone: the caller restores
+   * the weights (Trainer.profileStep).
+   */
+  encodeTimed(encoder: GPUCommandEncoder, slot: number, querySet: GPUQuerySet | undefined): void {
+    const parity = this.model.current;
+    for (const [i, p] of this.passes.entries()) {
+      const pass = encoder.beginComputePass({
+        label: `profile.${p.dispatch.label}`,
+        ...(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {}),
+      });
+      dispatch(pass, p.kernel, p.groups[parity], p.dispatch.grid, p.stepTable?.offset(slot));
+      pass.end();
+    }
+  }
+
   destroy(): void {
     this.activations.destroy();
   }

@@ -63,7 +63,7 @@ export interface FitOptions {
   onBatch?(report: BatchReport): void;
   /** each command buffer's results at once, with timing */
   onChunk?(report: ChunkReport): void;
-  /** awaited before training goes on: nothing is in flight then, so it may read or save the state */
+  /** awaited before training goes on: nothing is in flight then, so it may read or save the state (saveState, checkpoint, profileStep) */
   onEpoch?(report: EpochReport): void | Promise<void>;
   /** evaluate the test set after each epoch (default true when the trainer has one) */
   readonly evaluate?: boolean;

@@ -24,6 +24,7 @@ import { SnapshotRing } from './snapshots.ts';
 import type { CheckpointConfig, TrainerState } from './state.ts';
 import { SubmitRing, type Chunk, type ChunkStats } from './submit-ring.ts';
 import { fitLoop, type FitOptions, type FitResult } from './fit.ts';
+import { profileStep, type StepProfile } from './profile.ts';
 
 export class Trainer {
   readonly layout: ParamLayout;
@@ -217,6 +218,20 @@ export class Trainer {
   fit(options: FitOptions = {}): Promise<FitResult> {
     if (this.disposed) return Promise.reject(new Error('the trainer was disposed'));
     return fitLoop(this, options);
+  }
+
+  /**
+   * Runs one training step on the current batch with its dispatches timed one by one (GPU
+   * timestamps where the device has `timestamp-query`, else only the step's wall-clock time),
+   * then restores the weights and optimizer state: training goes on exactly as without it.
+   * Between fit() calls, or from onEpoch.
+   */
+  async profileStep(): Promise<StepProfile> {
+    if (this.disposed) throw new Error('the trainer was disposed');
+    if (this.running && !this.atRest) throw new Error('profileStep() while fit() is running: pause first, or call it from onEpoch');
+    this.prepareEpochOrder();
+    const slot = this.stepInEpoch % this.stepsPerEpoch;
+    return profileStep(this.device, this.model, await this.program(this.rowsAt(slot)), slot);
   }
 
   /** Loss and accuracy on the test set (or another data set), computed on the GPU. */
