@@ -150,6 +150,8 @@ export class LossChart {
   }
 
   private invalidate(): void {
+    // The step count is a test hook (and says what the chart shows): always current.
+    this.canvas.dataset.points = String(this.count);
     this.dirty = true;
     this.frame ||= requestAnimationFrame(() => {
       this.frame = 0;

@@ -138,7 +138,6 @@ class App extends PageActions {
         this.chart.push(note.firstStep, note.losses);
         this.stats.loss = this.chart.lastSmoothed;
         this.stats.chunk(note.firstStep, note.losses.length, note.samples);
-        this.el.chart.dataset.points = String(this.chart.points);
         const now = performance.now();
         if (!this.drawing.pad.isEmpty && now - this.lastLivePrediction > LIVE_PREDICTION_MS) {
           this.lastLivePrediction = now;
@@ -180,7 +179,7 @@ class App extends PageActions {
       this.device = await this.engine.call({ type: 'init' });
       this.deviceLost = false;
       showAdapter(this.device);
-      this.form.setAvailable(this.device.optimizers);
+      this.form.setAvailable(this.device.optimizers, this.device.schedules);
       this.profile.setDevice(this.device.timestamps);
     } catch (error) {
       this.device = undefined;

@@ -22,7 +22,17 @@ export interface RunSettings {
     readonly beta1: number;
     readonly beta2: number;
   };
+  /** the learning-rate schedule (offered once the engine exports `lrSchedule`): per epoch, with a linear warm-up per step */
+  readonly schedule?: {
+    readonly kind: ScheduleKind;
+    /** StepLR: epochs between decays */
+    readonly stepSize: number;
+    readonly gamma: number;
+    readonly warmupSteps: number;
+  };
 }
+
+export type ScheduleKind = 'constant' | 'step' | 'cosine';
 
 /** One epoch's test result, as drawn on the charts. */
 export interface EpochPoint {
@@ -74,6 +84,8 @@ export interface DeviceInfo {
   readonly timestamps: boolean;
   /** the optimizer kinds this build of the engine has */
   readonly optimizers: readonly OptimizerKind[];
+  /** whether it has learning-rate schedules */
+  readonly schedules: boolean;
 }
 
 export type StopReason = 'completed' | 'paused';
@@ -164,5 +176,10 @@ export function describeSettings(s: RunSettings): string {
   const o = s.optimizer;
   const opt = o.kind === 'sgd' ? `sgd lr ${o.lr}${o.momentum ? ` m ${o.momentum}` : ''}` : `${o.kind} lr ${o.lr} β ${o.beta1}/${o.beta2}`;
   const wd = o.weightDecay ? ` wd ${o.weightDecay}` : '';
-  return `${s.layers.join('-')} · ${opt}${wd} · batch ${s.batchSize} · seed ${s.seed}`;
+  const sc = s.schedule;
+  const schedule =
+    !sc || sc.kind === 'constant'
+      ? ''
+      : ` · ${sc.kind === 'step' ? `step ${sc.stepSize}×${sc.gamma}` : 'cosine'}${sc.warmupSteps ? ` warm-up ${sc.warmupSteps}` : ''}`;
+  return `${s.layers.join('-')} · ${opt}${wd}${schedule} · batch ${s.batchSize} · seed ${s.seed}`;
 }

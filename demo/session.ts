@@ -32,6 +32,22 @@ export function optimizerKinds(): OptimizerKind[] {
   return Object.keys(makers()) as OptimizerKind[];
 }
 
+/** Whether this build of the engine has learning-rate schedules (`lrSchedule` and the `schedule` option). */
+export function hasSchedules(): boolean {
+  return typeof (engine as unknown as Record<string, unknown>).lrSchedule === 'function';
+}
+
+/** The trainer's `schedule` option for these settings (none for a constant rate). */
+function scheduleOption(s: RunSettings): Record<string, unknown> {
+  const sc = s.schedule;
+  if (!sc || (sc.kind === 'constant' && !sc.warmupSteps)) return {};
+  if (!hasSchedules()) throw new InputError('this build of the engine has no learning-rate schedules');
+  const warmupSteps = sc.warmupSteps;
+  if (sc.kind === 'step') return { schedule: { kind: 'step', stepSize: sc.stepSize, gamma: sc.gamma, warmupSteps } };
+  if (sc.kind === 'cosine') return { schedule: { kind: 'cosine', tMax: s.epochs, warmupSteps } };
+  return { schedule: { kind: 'constant', warmupSteps } };
+}
+
 export function makeOptimizer(o: RunSettings['optimizer']): Optimizer {
   const make = makers()[o.kind];
   if (!make) throw new InputError(`this build of the engine has no ${o.kind} optimizer`);
@@ -65,6 +81,7 @@ export class Session {
 
   static async create(gpu: Device, data: MnistLike, settings: RunSettings, init?: { name: string; bytes: Uint8Array }, id?: string) {
     const trainer = await Trainer.create(gpu, {
+      ...scheduleOption(settings),
       model: mlp(settings.layers),
       optimizer: makeOptimizer(settings.optimizer),
       train: data.train,

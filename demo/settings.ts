@@ -4,7 +4,7 @@
  * the optimizers this build of the engine has are offered).
  */
 import { InputError } from '../src/index.ts';
-import type { OptimizerKind, RunSettings } from './protocol.ts';
+import type { OptimizerKind, RunSettings, ScheduleKind } from './protocol.ts';
 import { byId, formatCount, setText } from './ui.ts';
 
 const INPUTS = 784;
@@ -48,24 +48,35 @@ export class SettingsForm {
     beta2: byId<HTMLInputElement>('beta2'),
     layers: byId<HTMLInputElement>('layers'),
     paramCount: byId('param-count'),
+    schedule: byId<HTMLSelectElement>('schedule'),
+    warmup: byId<HTMLInputElement>('warmup'),
+    stepSize: byId<HTMLInputElement>('step-size'),
+    gamma: byId<HTMLInputElement>('gamma'),
   };
+  /** whether the engine has learning-rate schedules: their fields stay hidden until it has */
+  private schedules = false;
 
   constructor() {
     const { el } = this;
     for (const input of this.inputs()) input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
     el.layers.addEventListener('input', () => this.showParameterCount());
     el.optimizer.addEventListener('change', () => this.showOptimizerFields());
+    el.schedule.addEventListener('change', () => this.showOptimizerFields());
     this.showParameterCount();
     this.showOptimizerFields();
   }
 
   private inputs(): (HTMLInputElement | HTMLSelectElement)[] {
     const { el } = this;
-    return [el.epochs, el.batchSize, el.lr, el.momentum, el.seed, el.optimizer, el.weightDecay, el.beta1, el.beta2, el.layers];
+    return [
+      ...[el.epochs, el.batchSize, el.lr, el.momentum, el.seed, el.optimizer, el.weightDecay, el.beta1, el.beta2, el.layers],
+      ...[el.schedule, el.warmup, el.stepSize, el.gamma],
+    ];
   }
 
   /** Offers only the optimizers the engine has (Adam and AdamW appear once it exports them). */
-  setAvailable(kinds: readonly OptimizerKind[]): void {
+  setAvailable(kinds: readonly OptimizerKind[], schedules: boolean): void {
+    this.schedules = schedules;
     for (const option of [...this.el.optimizer.options]) option.hidden = !kinds.includes(option.value as OptimizerKind);
     if (!kinds.includes(this.el.optimizer.value as OptimizerKind)) this.el.optimizer.value = 'sgd';
     this.el.optimizer.disabled = kinds.length < 2;
@@ -76,6 +87,10 @@ export class SettingsForm {
     const adam = this.el.optimizer.value !== 'sgd';
     for (const id of ['momentum-field']) byId(id).hidden = adam;
     for (const id of ['beta1-field', 'beta2-field']) byId(id).hidden = !adam;
+    const kind = this.el.schedule.value;
+    byId('schedule-field').hidden = !this.schedules;
+    byId('warmup-field').hidden = !this.schedules;
+    for (const id of ['step-size-field', 'gamma-field']) byId(id).hidden = !this.schedules || kind !== 'step';
   }
 
   private showParameterCount(): void {
@@ -128,6 +143,16 @@ export class SettingsForm {
         beta1: this.number(el.beta1, 'β1', (v) => v >= 0 && v < 1, 'in [0, 1)'),
         beta2: this.number(el.beta2, 'β2', (v) => v >= 0 && v < 1, 'in [0, 1)'),
       },
+      ...(this.schedules
+        ? {
+            schedule: {
+              kind: el.schedule.value as ScheduleKind,
+              warmupSteps: this.number(el.warmup, 'warm-up steps', (v) => Number.isSafeInteger(v) && v >= 0, 'a whole number'),
+              stepSize: this.number(el.stepSize, 'decay every', whole, 'a whole number of epochs'),
+              gamma: this.number(el.gamma, 'γ', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+            },
+          }
+        : {}),
     };
   }
 
@@ -144,6 +169,12 @@ export class SettingsForm {
     el.weightDecay.value = String(s.optimizer.weightDecay);
     el.beta1.value = String(s.optimizer.beta1);
     el.beta2.value = String(s.optimizer.beta2);
+    if (s.schedule) {
+      el.schedule.value = s.schedule.kind;
+      el.warmup.value = String(s.schedule.warmupSteps);
+      el.stepSize.value = String(s.schedule.stepSize);
+      el.gamma.value = String(s.schedule.gamma);
+    }
     this.showParameterCount();
     this.showOptimizerFields();
   }

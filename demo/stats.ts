@@ -49,7 +49,7 @@ export class TrainingStats {
     this.speed = [];
     this.segmentStart = performance.now();
     clearInterval(this.clock);
-    this.clock = setInterval(() => this.schedule(), 500);
+    this.clock = setInterval(() => this.schedule(), 1000);
     this.schedule();
   }
 

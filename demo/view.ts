@@ -69,7 +69,6 @@ export abstract class PageView {
     this.chart.setPlan(run.settings.epochs * run.stepsPerEpoch, run.stepsPerEpoch);
     this.chart.push(0, run.history.losses);
     for (const t of this.tests) this.chart.markTest(t.step, t.loss);
-    this.el.chart.dataset.points = String(this.chart.points);
     this.accuracy.clear();
     for (const t of this.tests) this.accuracy.add(t.epoch, t.accuracy, t.loss);
     this.accChart.setPlan(run.settings.epochs);
