@@ -27,7 +27,7 @@ export abstract class PageActions extends PageView {
     const o = r.settings.optimizer;
     setText(
       this.el.resumeText,
-      `Continue the run from epoch ${r.epoch}, step ${r.globalStep} (of ${r.settings.epochs * r.stepsPerEpoch}; ${r.settings.layers.join('-')}, ${o.kind} lr ${o.lr}, batch ${r.settings.batchSize}).`,
+      `Continue the run from epoch ${r.stepInEpoch ? r.epoch + 1 : r.epoch}, step ${r.globalStep} (of ${r.settings.epochs * r.stepsPerEpoch}; ${r.settings.layers.join('-')}, ${o.kind} lr ${o.lr}, batch ${r.settings.batchSize}).`,
     );
   }
 

@@ -158,7 +158,7 @@ class App extends PageActions {
         this.el.autosave.dataset.step = String(note.globalStep);
         setText(
           this.el.autosave,
-          `Saved in this browser at epoch ${note.epoch}, step ${note.globalStep}: a reload can continue from there.`,
+          `Saved in this browser at epoch ${note.stepInEpoch ? note.epoch + 1 : note.epoch}, step ${note.globalStep}: a reload can continue from there.`,
         );
         break;
       case 'autosave-failed':
