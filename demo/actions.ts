@@ -50,7 +50,13 @@ export abstract class PageActions extends PageView {
   protected async profileNow(): Promise<void> {
     if (!this.run || !this.device) return;
     this.lastProfile = performance.now();
-    this.profile.show(await this.engine.call({ type: 'profile' }));
+    try {
+      this.profile.show(await this.engine.call({ type: 'profile' }));
+    } catch (error) {
+      // A profile cut short by a device loss or a reset says nothing new: the page reports those itself.
+      if (this.deviceLost || !this.run || this.phase === 'lost') return;
+      throw error;
+    }
   }
 
   protected exportCsv(): void {

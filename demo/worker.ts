@@ -240,6 +240,11 @@ async function resumeSaved(): Promise<Results['resume-saved']> {
   const { info, checkpoint } = resumable;
   const s = await Session.create(needGpu(), needData(), info.settings, undefined, info.id);
   try {
+    if (s.trainer.stepsPerEpoch !== info.stepsPerEpoch) {
+      throw new InputError(
+        `the saved run had ${info.stepsPerEpoch} steps an epoch, the data loaded now gives ${s.trainer.stepsPerEpoch}: load the same data to continue it`,
+      );
+    }
     await s.trainer.restore(checkpoint, 'the saved run');
   } catch (error) {
     s.trainer.dispose();
