@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
@@ -565,7 +565,7 @@ describe('demo page (built, in headless Chromium)', () => {
     }
   }, 120_000);
 
-  it('keeps the main thread free: no long task and frames keep coming while loading and training on the full data (30 s)', async () => {
+  it('keeps the main thread free while loading and training on the full data (30 s): long tasks, frames', async () => {
     const full = await browser!.newPage();
     watch(full);
     await full.setViewport({ width: 1280, height: 800 });
@@ -616,10 +616,12 @@ describe('demo page (built, in headless Chromium)', () => {
         polling: 200,
       });
       const end = await during();
+      const measuredMs = Date.now() - started;
       console.log(
         `demo: main thread, full data: load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
           `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
-          `long tasks in all (load, start, training, pause, save) ${JSON.stringify(end.tasks)}`,
+          `long tasks in all (load, start, training, pause, save; ${(measuredMs / 1000).toFixed(0)} s) ${JSON.stringify(end.tasks)}; ` +
+          `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       );
       await full.screenshot({ path: join(ARTIFACTS, 'desktop-full-data.png') as `${string}.png`, fullPage: true });
       const software = (await full.$eval('#adapter', (e) => (e as HTMLElement).dataset.state)) === 'fallback';
@@ -628,10 +630,14 @@ describe('demo page (built, in headless Chromium)', () => {
         expect(end.tasks, 'main-thread long tasks (ms)').toEqual([]);
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(100);
       } else {
-        // SwiftShader runs the GPU's work on the same CPU cores as the page (2 of them in CI, shared):
-        // the page's own tasks are short (see the trace in the report), but a starved main thread
-        // stretches them past 50 ms. What must hold even then: no freeze, and frames keep coming.
-        expect(Math.max(0, ...end.tasks), 'longest main-thread task (ms), software adapter').toBeLessThan(500);
+        // SwiftShader runs the GPU's work on the same CPU cores as the page (2 of them in CI, shared
+        // with other jobs): the page's own tasks are short (demo/README.md has a trace), but a starved
+        // main thread stretches them past 50 ms. What must hold even then: no freeze (no task of a
+        // second), little blocking in all (the time over 50 ms of every long task, under 15% of the
+        // measured time), and frames keep coming.
+        const blocking = end.tasks.reduce((a, d) => a + Math.max(0, d - 50), 0);
+        expect(Math.max(0, ...end.tasks), 'longest main-thread task (ms), software adapter').toBeLessThan(1000);
+        expect(blocking, 'main-thread blocking time (ms), software adapter').toBeLessThan(0.15 * measuredMs);
         expect(training.maxGap, 'longest gap between frames while training (ms), software adapter').toBeLessThan(1500);
       }
       expect(training.frames, 'frames in 30 s of training').toBeGreaterThan(30 * 15);
