@@ -258,6 +258,8 @@ class App extends PageActions {
     }
     this.setPhase('done');
     this.runs.add(run);
+    delete this.el.autosave.dataset.step;
+    setText(this.el.autosave, 'The finished run is kept in this browser, for comparing runs.');
     const acc = this.accuracy.latest;
     this.say(
       'ok',
