@@ -39,7 +39,8 @@ beforeAll(async () => {
   await run('node', [join(ROOT, 'scripts/build-node.mjs'), '--quiet'], { cwd: ROOT });
 });
 
-describe('npm run train: bad input gets one line and a non-zero exit', () => {
+// Each case is its own short process that mostly waits on start-up: they run side by side.
+describe.concurrent('npm run train: bad input gets one line and a non-zero exit', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'cli-'));
   const cases: [string, string[], RegExp][] = [
     ['batch size 0', ['--batch-size', '0'], /batch size must be a positive integer/],
@@ -64,7 +65,7 @@ describe('npm run train: bad input gets one line and a non-zero exit', () => {
     ['a missing checkpoint', ['--resume', tmp], /cannot read checkpoint/],
   ];
   for (const [what, args, message] of cases) {
-    it(what, async () => {
+    it(what, async ({ expect }) => {
       const r = await cli(args);
       expect(r.code).toBe(2);
       const lines = errorLines(r.stderr);
