@@ -8,6 +8,7 @@ import { parseFlags, usage, type FlagSpec, type ParsedFlags } from '../apps/shar
 import { describeError, InputError } from '../src/index.ts';
 import type { KernelFlags } from './kernels.ts';
 import { engineTunings, variantOf } from './tunings.ts';
+import { givesOptimizerFlags, OPTIMIZER_FLAGS, optimizerFromFlags, scheduleFromFlags } from '../apps/shared/optimizer-flags.ts';
 import { DEFAULT_EPOCHS, type WorkloadOptions } from './workload.ts';
 
 export const RESULTS_DIR = 'bench/results';
@@ -33,6 +34,7 @@ export const WORKLOAD_FLAGS: Record<string, FlagSpec> = {
     placeholder: 'VARIANT',
     help: `matmul variant instead of the trainer's choice for the adapter (this engine has: ${engineTunings().map(variantOf).join(', ')})`,
   },
+  ...OPTIMIZER_FLAGS,
 };
 
 /** Where the result goes; every bench takes these. */
@@ -71,6 +73,10 @@ export function workloadOptions(flags: ParsedFlags): WorkloadOptions {
   set('seed', flags.seed as number | undefined);
   if (flags['unfused-update']) o.unfusedUpdate = true;
   if (flags.matmul !== undefined) o.variant = knownVariant('matmul', flags.matmul as string, false);
+  if (givesOptimizerFlags(flags)) {
+    o.optimizer = optimizerFromFlags(flags);
+    o.schedule = scheduleFromFlags(flags, epochs);
+  }
   return o;
 }
 

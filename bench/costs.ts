@@ -87,7 +87,7 @@ export function dispatchCost(d: StepDispatch, layout: ParamLayout, rows: number)
         return { kernel, what: `${rows}×${layout.layers[0]} bytes`, ...gatherCost(rows, layout.layers[0]!) };
       case 'softmax_ce.train':
         return { kernel, what: `${rows}×${layout.layers.at(-1)}`, ...softmaxCeCost(rows, layout.layers.at(-1)!) };
-      case 'optimizer.step':
+      case 'optimizer.update_all':
         return { kernel, what: `${layout.totalFloats} floats`, ...optimizerCost(layout.totalFloats) };
       default:
         throw new Error(`no cost model for ${kernel}`);

@@ -12,6 +12,8 @@ export const {
   gatherGrid,
   gatherOverrides,
   hyperData,
+  hyperValues,
+  stepValues,
   optimizer,
   optimizerGrid,
   optimizerOverrides,

@@ -27,7 +27,6 @@ import {
   gatherGrid,
   gatherOverrides,
   headOverrides,
-  hyperData,
   optimizer,
   optimizerGrid,
   optimizerOverrides,
@@ -108,7 +107,8 @@ function denseCase(
         default: {
           const velocity = ctx.random(layout.totalFloats, 0.01);
           const paramsOut = ctx.storage('params_out', layout.totalFloats);
-          const velocityBuffer = ctx.storage('velocity', velocity);
+          const opt = ctx.optimizer(layout.totalFloats, velocity);
+          const velocityBuffer = opt.optState;
           const dx = entry === 'backward_fused' ? ctx.storage('dx', s.M * s.K) : undefined;
           const resources = {
             x: xBuffer,
@@ -116,10 +116,9 @@ function denseCase(
             dy: dyBuffer(),
             ...(dx ? { dx } : {}),
             params_out: paramsOut,
-            velocity: velocityBuffer,
-            hyper: ctx.uniform('hyper', hyperData(HYPER)),
+            ...opt.resources,
           };
-          return ctx.prepared(kernel, label, resources, grid, undefined, async () => {
+          return ctx.prepared(kernel, label, resources, grid, opt.offsets, async () => {
             const update = updateRef(params, velocity, gradWeightRef(dy, x, s), s);
             return combine([
               ...(dx ? [compare('dX', await ctx.f32(dx), gradInputRef(dy, params, x, s, true), { terms: s.N })] : []),
@@ -231,7 +230,8 @@ export function cases(o: KernelBenchOptions, variants: readonly Variant[]): Case
         const stats = ctx.storage('stats', (2 * StepStat.size) / 4);
         const dhidden = ctx.storage('dhidden', B * s.K);
         const paramsOut = ctx.storage('params_out', layout.totalFloats);
-        const velocityBuffer = ctx.storage('velocity', velocity);
+        const opt = ctx.optimizer(layout.totalFloats, velocity);
+        const velocityBuffer = opt.optState;
         const kernel = await ctx.gpu.pipelines.get(
           softmaxCe,
           'train_head',
@@ -245,8 +245,8 @@ export function cases(o: KernelBenchOptions, variants: readonly Variant[]): Case
           params: ctx.storage('params', params),
           dhidden,
           params_out: paramsOut,
-          velocity: velocityBuffer,
-          hyper: ctx.uniform('hyper', hyperData(HYPER)),
+          opt_state: opt.resources.opt_state,
+          hyper: opt.resources.hyper,
         };
         return ctx.prepared(kernel, 'train_head', resources, reductionGrid, steps.offset(1), async () => {
           const logits = Float32Array.from(forwardRef(hidden, params, s, false).value);
@@ -268,7 +268,7 @@ export function cases(o: KernelBenchOptions, variants: readonly Variant[]): Case
 
   out.push({
     name: 'optimizer step',
-    kernel: 'optimizer.step',
+    kernel: 'optimizer.update_all',
     what: `${layout.totalFloats} floats`,
     ...optimizerCost(layout.totalFloats),
     async prepare(ctx) {
@@ -277,15 +277,11 @@ export function cases(o: KernelBenchOptions, variants: readonly Variant[]): Case
       const grads = ctx.random(n, 0.01);
       const velocity = ctx.random(n, 0.01);
       const paramsBuffer = ctx.storage('params', params);
-      const velocityBuffer = ctx.storage('velocity', velocity);
-      const kernel = await ctx.gpu.pipelines.get(optimizer, 'step', optimizerOverrides(n));
-      const resources = {
-        params: paramsBuffer,
-        grads: ctx.storage('grads', grads),
-        velocity: velocityBuffer,
-        hyper: ctx.uniform('hyper', hyperData(HYPER)),
-      };
-      return ctx.prepared(kernel, 'optimizer', resources, optimizerGrid(n), undefined, async () => {
+      const opt = ctx.optimizer(n, velocity);
+      const velocityBuffer = opt.optState;
+      const kernel = await ctx.gpu.pipelines.get(optimizer, 'update_all', optimizerOverrides(n));
+      const resources = { params: paramsBuffer, grads: ctx.storage('grads', grads), ...opt.resources };
+      return ctx.prepared(kernel, 'optimizer', resources, optimizerGrid(n), opt.offsets, async () => {
         const w = new Float64Array(n);
         const v = new Float64Array(n);
         for (let i = 0; i < n; i++) [w[i], v[i]] = sgdRef(params[i]!, velocity[i]!, grads[i]!, HYPER);

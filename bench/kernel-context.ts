@@ -1,7 +1,21 @@
 /** What the kernel bench's cases share: the prepared dispatch, the case's buffers, the model-shaped parameters and the expected update. */
 import { sgdRef, type DenseRef, type Hyper, type Mismatch, type Reference } from './reference.ts';
-import { type BindingResource, type DenseShape, type Grid, type Kernel, type ParamLayout, Rng, bindGroup, dispatch } from './engine.ts';
-import { type Device as Gpu } from '../src/index.ts';
+import {
+  type BindingResource,
+  type DenseShape,
+  type Grid,
+  type Kernel,
+  type ParamLayout,
+  Rng,
+  StepStat,
+  StepTable,
+  bindGroup,
+  dispatch,
+  hyperData,
+  hyperValues,
+  stepValues,
+} from './engine.ts';
+import { type Device as Gpu, sgd } from '../src/index.ts';
 
 export interface Prepared {
   readonly grid: Grid;
@@ -22,6 +36,9 @@ export interface CaseSpec {
 }
 
 export const HYPER: Hyper = { lr: 0.01, momentum: 0.5, weightDecay: 1e-4 };
+/** HYPER as the engine's optimizer; its step 2 (the momentum buffer already started, as the random one here). */
+const BENCH_SGD = sgd(HYPER);
+const BENCH_STEP = 2;
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** Buffers of one case, all destroyed after it. */
@@ -52,6 +69,27 @@ export class CaseContext {
     return this.keep(
       this.gpu.buffers.create(`bench.${label}`, contents.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, contents),
     );
+  }
+
+  /**
+   * The bindings of an updating kernel for HYPER's SGD over `count` parameters with momentum
+   * `velocity` (its step 2, in slot 0 of a step table), and the dynamic offset of that slot.
+   */
+  optimizer(count: number, velocity: Float32Array, stats?: GPUBuffer) {
+    const steps = new StepTable(this.gpu, 'bench.optimizer.steps', 1, 1);
+    this.keep(steps.buffer);
+    steps.setOptimizerSteps(this.gpu, 0, [stepValues(BENCH_SGD, HYPER.lr, BENCH_STEP)]);
+    const optState = this.storage('velocity', velocity);
+    return {
+      optState,
+      offsets: steps.offset(0),
+      resources: {
+        opt_state: optState,
+        hyper: this.uniform('hyper', hyperData(hyperValues(BENCH_SGD, count))),
+        step: steps.binding(),
+        step_flags: stats ?? this.storage('stats', new Uint32Array(StepStat.size / 4)),
+      },
+    };
   }
 
   keep(buffer: GPUBuffer): GPUBuffer {

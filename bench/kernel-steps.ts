@@ -3,8 +3,20 @@ import { dispatchCost, stepKernels, totalCost } from './costs.ts';
 import type { Prepared } from './kernel-context.ts';
 import { timePrepared } from './kernel-timing.ts';
 import type { CaseResult, KernelBenchOptions, StepBreakdown, StepReplay, Variant } from './kernels.ts';
-import { GpuParameters, Rng, StepStat, StepTable, TrainProgram, destroyDataset, initParams, paramLayout, uploadDataset } from './engine.ts';
-import { type Device as Gpu, MNIST_NORMALIZATION, datasetFrom } from '../src/index.ts';
+import {
+  GpuParameters,
+  Rng,
+  StepStat,
+  StepTable,
+  TrainProgram,
+  destroyDataset,
+  hyperValues,
+  initParams,
+  paramLayout,
+  stepValues,
+  uploadDataset,
+} from './engine.ts';
+import { type Device as Gpu, MNIST_NORMALIZATION, datasetFrom, sgd } from '../src/index.ts';
 
 /** A training step's dispatches (costs.ts stepKernels: the train program's plan) matched to the timed cases by kernel, layer and variant. */
 export function stepBreakdown(o: KernelBenchOptions, results: readonly CaseResult[], v: Variant, fusedUpdate: boolean): StepBreakdown {
@@ -63,7 +75,8 @@ export async function replaySteps(
   const model = new GpuParameters(gpu, layout);
   let program: TrainProgram | undefined;
   try {
-    model.setHyper({ lr: 0.01, momentum: 0.5, weightDecay: 0 });
+    const seedSgd = sgd({ lr: 0.01, momentum: 0.5 });
+    model.setHyper(hyperValues(seedSgd, layout.totalFloats));
     model.setWeights(initParams(layout, rng));
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const order = gpu.buffers.create('bench.replay.order', count * 4, storage, rng.permutation(count));
@@ -74,6 +87,7 @@ export async function replaySteps(
       new Float32Array((slots * StepStat.size) / 4).fill(Number.NaN),
     );
     const steps = new StepTable(gpu, 'bench.replay.steps', slots, B);
+    steps.setOptimizerSteps(gpu, 0, Array.from({ length: slots }, (_, i) => stepValues(seedSgd, seedSgd.lr, i + 1)));
     made.push(order, stats, steps.buffer);
     program = await TrainProgram.create(gpu, model, {
       rows: B,

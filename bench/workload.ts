@@ -15,6 +15,8 @@ import {
   type Dataset,
   type Device,
   type EpochReport,
+  type LrSchedule,
+  type Optimizer,
   type MnistLike,
   type TrainerOptions,
 } from '../src/index.ts';
@@ -40,6 +42,9 @@ export interface WorkloadOptions {
   readonly unfusedUpdate?: boolean;
   /** the matmul variant (tunings.ts: `tiles`, `rows`, …) instead of the trainer's choice for the adapter */
   readonly variant?: string;
+  /** default the seed's SGD (lr 0.01, momentum 0.5) */
+  readonly optimizer?: Optimizer;
+  readonly schedule?: LrSchedule;
 }
 
 export const DEFAULT_EPOCHS = 10;
@@ -83,7 +88,8 @@ export interface BenchResult {
     readonly testSamples: number;
     readonly stepsPerEpoch: number;
     readonly lr: number;
-    readonly momentum: number;
+    readonly optimizer: Optimizer;
+    readonly schedule: LrSchedule;
     readonly seed: number;
     readonly fusedUpdate: boolean;
     readonly maxInFlight: number;
@@ -150,7 +156,8 @@ function trainerOptions(data: MnistLike, o: WorkloadOptions): TrainerOptions {
   }
   return {
     model: mlp(SEED_LAYERS),
-    optimizer: sgd({ lr: 0.01, momentum: 0.5 }),
+    optimizer: o.optimizer ?? sgd({ lr: 0.01, momentum: 0.5 }),
+    ...(o.schedule ? { schedule: o.schedule } : {}),
     train: data.train,
     test: data.test,
     batchSize: o.batchSize ?? 64,
@@ -293,7 +300,8 @@ export async function runWorkload(gpu: Device, mnist: MnistLike, options: Worklo
         testSamples: data.test.count,
         stepsPerEpoch: trainer.stepsPerEpoch,
         lr: config.optimizer.lr,
-        momentum: config.optimizer.momentum,
+        optimizer: config.optimizer,
+        schedule: config.schedule,
         seed: config.seed,
         fusedUpdate: config.fusedUpdate,
         maxInFlight: config.maxInFlight,

@@ -12,6 +12,8 @@ import {
   decodeSafetensors,
   describeAdapter,
   describeError,
+  describeOptimizer,
+  describeSchedule,
   DivergenceError,
   downloadMnist,
   InputError,
@@ -20,7 +22,6 @@ import {
   mlp,
   resolveDataDir,
   SEED_LAYERS,
-  sgd,
   Trainer,
   writeFileAtomic,
   type CheckpointConfig,
@@ -32,6 +33,7 @@ import {
 } from '../src/node.ts';
 import { parseFlags, usage, type FlagSpec, type ParsedFlags } from '../apps/shared/args.ts';
 import { formatDuration } from '../apps/shared/format.ts';
+import { OPTIMIZER_FLAGS, optimizerFromFlags, resumeConflict, scheduleFromFlags } from '../apps/shared/optimizer-flags.ts';
 import { ProgressBar } from './progress.ts';
 import { prepareOutputs } from './outputs.ts';
 import { Interrupts } from './signals.ts';
@@ -41,9 +43,7 @@ const FLAGS: Record<string, FlagSpec> = {
   download: { type: 'bool', help: 'first download MNIST into the data directory if missing (checksummed; needs the internet)' },
   epochs: { type: 'int', placeholder: 'N', help: 'epochs to train (default 10)' },
   'batch-size': { type: 'int', placeholder: 'B', help: 'batch size (default 64)' },
-  lr: { type: 'number', placeholder: 'LR', help: 'learning rate (default 0.01)' },
-  momentum: { type: 'number', placeholder: 'M', help: 'SGD momentum (default 0.5)' },
-  'weight-decay': { type: 'number', placeholder: 'WD', help: 'L2 weight decay, as torch.optim.SGD (default 0)' },
+  ...OPTIMIZER_FLAGS,
   seed: { type: 'int', placeholder: 'N', help: 'seed of the initial weights and of the shuffle (default 1)' },
   'no-shuffle': { type: 'bool', help: 'batch i is samples [i*B, (i+1)*B) in file order' },
   'max-steps': { type: 'int', placeholder: 'K', help: 'stop after K optimizer steps' },
@@ -61,7 +61,6 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const LOG_EVERY = 300;
 const DEFAULT_EPOCHS = 10;
-const SEED_SGD = { lr: 0.01, momentum: 0.5 };
 
 async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
@@ -96,9 +95,6 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
   }
   const given = {
     layers: layers && mlp(layers).layers,
-    lr: flags.lr as number | undefined,
-    momentum: flags.momentum as number | undefined,
-    weightDecay: flags['weight-decay'] as number | undefined,
     batchSize: flags['batch-size'] as number | undefined,
     seed: flags.seed as number | undefined,
     shuffle: flags['no-shuffle'] ? false : undefined,
@@ -109,14 +105,12 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
   if (given.seed !== undefined && (!Number.isSafeInteger(given.seed) || given.seed < 0 || given.seed > 0xffffffff)) {
     throw new InputError(`seed must be an integer in [0, 2^32), got ${given.seed}`);
   }
-  const optimizer = sgd({
-    lr: given.lr ?? SEED_SGD.lr,
-    momentum: given.momentum ?? SEED_SGD.momentum,
-    weightDecay: given.weightDecay ?? 0,
-  });
+  const epochs = (flags.epochs as number | undefined) ?? DEFAULT_EPOCHS;
+  if (!Number.isSafeInteger(epochs) || epochs < 0) throw new InputError(`epochs must be a non-negative integer, got ${epochs}`);
   let settings: CheckpointConfig = {
     layers: given.layers ?? SEED_LAYERS,
-    optimizer,
+    optimizer: optimizerFromFlags(flags),
+    schedule: scheduleFromFlags(flags, epochs),
     batchSize: given.batchSize ?? 64,
     seed: given.seed ?? 1,
     shuffle: given.shuffle ?? true,
@@ -128,9 +122,6 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
     const saved = decodeCheckpoint(resume, file).config;
     const conflicts: [string, unknown, unknown][] = [
       ['layers', given.layers, saved.layers],
-      ['lr', given.lr, saved.optimizer.lr],
-      ['momentum', given.momentum, saved.optimizer.momentum],
-      ['weightDecay', given.weightDecay, saved.optimizer.weightDecay],
       ['batchSize', given.batchSize, saved.batchSize],
       ['seed', given.seed, saved.seed],
       ['shuffle', given.shuffle, saved.shuffle],
@@ -140,10 +131,10 @@ async function plan(flags: ParsedFlags): Promise<Plan> {
         throw new InputError(`--resume: the checkpoint was trained with ${key} ${JSON.stringify(theirs)}; drop the conflicting flag`);
       }
     }
+    const conflict = resumeConflict(flags, saved);
+    if (conflict) throw new InputError(conflict);
     settings = saved;
   }
-  const epochs = (flags.epochs as number | undefined) ?? DEFAULT_EPOCHS;
-  if (!Number.isSafeInteger(epochs) || epochs < 0) throw new InputError(`epochs must be a non-negative integer, got ${epochs}`);
   const maxSteps = flags['max-steps'] as number | undefined;
   if (maxSteps !== undefined && (!Number.isSafeInteger(maxSteps) || maxSteps < 1)) {
     throw new InputError(`max steps must be a positive integer, got ${maxSteps}`);
@@ -183,6 +174,7 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
   const options: TrainerOptions = {
     model: mlp(p.settings.layers),
     optimizer: p.settings.optimizer,
+    schedule: p.settings.schedule,
     train: data.train,
     test: data.test,
     batchSize: p.settings.batchSize,
@@ -202,7 +194,8 @@ async function train(device: Device, data: MnistLike, p: Plan, flags: ParsedFlag
     const config = trainer.config;
     info(
       `model ${config.layers.join('-')}, ${data.train.count} training samples, batch ${config.batchSize}, ` +
-        `${trainer.stepsPerEpoch} steps/epoch, ${await trainer.dispatchesPerStep()} dispatches/step; ` +
+        `${trainer.stepsPerEpoch} steps/epoch, ${describeOptimizer(config.optimizer)}, lr ${describeSchedule(config.schedule)}, ` +
+        `${await trainer.dispatchesPerStep()} dispatches/step; ` +
         `set-up ${((performance.now() - setupStart) / 1000).toFixed(2)} s`,
     );
     let running = 0;

@@ -26,7 +26,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
     let m = m0 + i;
     if (m >= M) { break; }
     var v = acc[i] + bias;
-    if (RELU) { v = max(v, 0.0); }
+    if (RELU) { v = relu(v); }
     y[m * N + n] = v;
   }
 }

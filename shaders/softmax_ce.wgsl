@@ -5,7 +5,8 @@
 //   labels:   (ROWS) u32 class indices
 //   dlogits:  (ROWS, CLASSES)  d(mean loss)/d(logits) = (softmax − onehot) / ROWS
 //   stats:    one StepStat per slot: the batch's mean loss and its count of correct predictions,
-//             written at slot `step.slot`, so many steps accumulate on the GPU between readbacks.
+//             written at slot `step.slot`, so many steps accumulate on the GPU between readbacks;
+//             its `nonfinite` flag written 0, raised later in the step by the updates.
 //   probs:    (ROWS, CLASSES)  softmax, for inference
 //   predicted:(ROWS) u32       argmax (first maximum, as torch.argmax)
 // One workgroup does the whole batch: a batch is tiny (64 × 10), and a single group keeps the
@@ -15,7 +16,7 @@
 //   hidden:   (ROWS, HIDDEN)    the last hidden layer's ReLU output
 //   W:        (CLASSES, HIDDEN) at params[W_OFF ..];  b: (CLASSES) at params[B_OFF ..]
 //   dhidden:  (ROWS, HIDDEN)    d(mean loss)/d(hidden), ReLU mask applied
-//   params_out, velocity, hyper: the optimizer's update, as the dense kernels' (lib/fused_update.wgsl)
+//   params_out, opt_state, hyper: the optimizer's update, as the dense kernels' (lib/fused_update.wgsl)
 // StepParams, StepStat and Hyper are src/kernels/records.ts's, appended by src/kernels/softmax-ce.ts.
 
 override ROWS: u32;
@@ -37,11 +38,17 @@ const MAX_WG: u32 = 256u;
 @group(0) @binding(9) var<storage, read> params: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dhidden: array<f32>;
 @group(0) @binding(11) var<storage, read_write> params_out: array<f32>;
-@group(0) @binding(12) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(12) var<storage, read_write> opt_state: array<f32>;
 @group(0) @binding(13) var<uniform> hyper: Hyper;
 
 var<workgroup> partial_loss: array<f32, MAX_WG>;
 var<workgroup> partial_correct: array<u32, MAX_WG>;
+// train_head's updates raise this; thread 0 writes it into the step's StepStat at the end.
+var<workgroup> head_nonfinite: atomic<u32>;
+
+fn raise_nonfinite() {
+  atomicOr(&head_nonfinite, 1u);
+}
 
 // A row's softmax in summary: its largest logit (the first, as torch.argmax), Σ exp(z − max).
 // Built in two passes over the row, wherever its logits are (storage here, workgroup memory in
@@ -101,7 +108,7 @@ fn reduce_into_slot(lid: u32) {
     }
   }
   if (lid == 0u) {
-    stats[step.slot] = StepStat(partial_loss[0] / f32(ROWS), partial_correct[0]);
+    stats[step.slot] = StepStat(partial_loss[0] / f32(ROWS), partial_correct[0], 0u);
   }
 }
 
@@ -210,4 +217,6 @@ fn train_head(@builtin(local_invocation_index) lid: u32) {
       update_at(B_OFF + c, g);
     }
   }
+  workgroupBarrier();
+  if (lid == 0u) { stats[step.slot].nonfinite = atomicLoad(&head_nonfinite); }
 }

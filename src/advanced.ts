@@ -13,6 +13,7 @@ export { headOverrides, reductionGrid, reductionWorkgroup, softmaxCe, softmaxCeO
 export type { Grid } from './kernels/spec.ts';
 export { destroyDataset, uploadDataset, type GpuDataset } from './model/data/gpu-dataset.ts';
 export { initParams, paramLayout, type ParamLayout } from './model/layout.ts';
+export { hyperValues, stepValues } from './model/optimizers.ts';
 export { GpuParameters, StepTable } from './model/parameters.ts';
 export type { StepDispatch } from './model/programs/program.ts';
 export { planTrainStep, TrainProgram } from './model/programs/train.ts';

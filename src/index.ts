@@ -9,7 +9,18 @@ export { Gpu as Device, describeAdapter, type AcquireOptions as DeviceOptions, t
 export { InputError, GpuError, DeviceLostError, DivergenceError, describeError } from './runtime/errors.ts';
 
 export { mlp, type MlpSpec, type ModelSpec } from './model/model.ts';
-export { sgd, describeOptimizer, type Optimizer, type SgdOptimizer, type SgdOptions } from './model/optimizers.ts';
+export {
+  sgd,
+  adam,
+  adamw,
+  describeOptimizer,
+  type Optimizer,
+  type SgdOptimizer,
+  type SgdOptions,
+  type AdamOptimizer,
+  type AdamOptions,
+} from './model/optimizers.ts';
+export { lrSchedule, describeSchedule, type LrSchedule, type LrScheduleOptions } from './model/schedules.ts';
 export { SEED_LAYERS, layersOfStateDict } from './model/layout.ts';
 
 export {

@@ -13,11 +13,11 @@ import {
   type DenseShape,
   type DenseTuning,
 } from '../src/kernels/dense.ts';
-import { hyperData } from '../src/kernels/optimizer.ts';
+import { sgd } from '../src/model/optimizers.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, expectedSgd, randomArray, readF32, runKernel, storageBuffer, uniformBuffer, testGpu } from './helpers.ts';
+import { expectClose, expectedUpdate, optimizerBindings, randomArray, readF32, runKernel, storageBuffer, testGpu } from './helpers.ts';
 
 // Float64 references. X (M,K), W (N,K), b (N), dY (M,N).
 function forwardRef(x: Float32Array, w: Float32Array, b: Float32Array, M: number, N: number, K: number, relu: boolean) {
@@ -170,11 +170,11 @@ describe('matmul kernels against float64 references', () => {
         const params = randomArray(rng, s.total, 0.5);
         const velocity = randomArray(rng, s.total, 0.1);
         const dy = randomArray(rng, M * N);
-        const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'backward_fused', denseOverrides(s, tuning, { maskRelu: true }));
+        const opt = sgd({ lr: 0.05, momentum: 0.9, weightDecay: 0.01 });
+        const bindings = optimizerBindings(gpu, opt, s.total, [velocity], opt.lr, 2);
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'backward_fused', denseOverrides(s, tuning, { maskRelu: true, rule: 'sgd' }));
         const dx = storageBuffer(gpu, 'dx', M * K);
         const paramsOut = storageBuffer(gpu, 'params_out', s.total);
-        const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);
         await runKernel(
           gpu,
           kernel,
@@ -184,26 +184,27 @@ describe('matmul kernels against float64 references', () => {
             dy: storageBuffer(gpu, 'dy', dy),
             dx,
             params_out: paramsOut,
-            velocity: velocityBuffer,
-            hyper: uniformBuffer(gpu, 'hyper', hyperData(hyper)),
+            ...bindings.resources,
           },
           backwardFusedGrid(s, tuning),
+          bindings.offsets,
         );
         const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
         expectClose(await readF32(gpu, dx), gradInputRef(dy, w, x, M, N, K, true), { what: 'dX' });
         const { dw, db } = gradWeightRef(dy, x, M, N, K);
-        const { w: expectedW, v: expectedV, update } = expectedSgd(params, velocity, hyper);
+        const { w: expectedW, state: expectedState, update } = expectedUpdate(opt, params, [velocity], opt.lr, 2);
         for (let i = 0; i < N * K; i++) update(s.weightOffset + i, dw[i]!);
         for (let n = 0; n < N; n++) update(s.biasOffset + n, db[n]!);
         const outW = await readF32(gpu, paramsOut);
-        const outV = await readF32(gpu, velocityBuffer);
+        const [outV] = await bindings.readState();
         const wEnd = s.weightOffset + N * K;
         expectClose(outW.subarray(s.weightOffset, wEnd), expectedW.subarray(s.weightOffset, wEnd), { what: 'W after SGD' });
         expectClose(outW.subarray(s.biasOffset, s.biasOffset + N), expectedW.subarray(s.biasOffset, s.biasOffset + N), {
           what: 'b after SGD',
         });
         expect(Number.isNaN(outW[wEnd]!), 'params_out outside W and b is untouched').toBe(true);
-        expectClose(outV, expectedV, { what: 'momentum buffer' });
+        expectClose(outV!, expectedState[0]!, { what: 'momentum buffer' });
+        expect(await bindings.nonfinite(), 'no non-finite flag').toBe(0);
       });
     }
   }

@@ -16,6 +16,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.t
 import { gunzipIfNeeded, parseIdxImages, parseIdxLabels } from '../src/model/data/idx.ts';
 import { loadMnist, MNIST_FILES, type MnistLike } from '../src/model/data/mnist.ts';
 import { sgd } from '../src/model/optimizers.ts';
+import { CONSTANT_LR } from '../src/model/schedules.ts';
 import type { CheckpointConfig } from '../src/model/trainer/state.ts';
 import { flatFromStateDict, layersOfStateDict, paramLayout, stateDictFromFlat } from '../src/model/layout.ts';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
@@ -501,6 +502,7 @@ const checkpointArb = fc
     const config: CheckpointConfig = {
       layers,
       optimizer: sgd({ lr: 0.01, momentum: 0.5 }),
+      schedule: CONSTANT_LR,
       batchSize: 64,
       seed: seed % 1000,
       shuffle: true,
@@ -520,11 +522,11 @@ const checkpointArb = fc
 /** A decoded checkpoint is valid when its config is a checkpoint config and its tensors fit its layers, all finite. */
 function checkCheckpoint(decoded: ReturnType<typeof decodeCheckpoint>): void {
   const { config, state } = decoded;
-  const keys: (keyof CheckpointConfig)[] = ['layers', 'optimizer', 'batchSize', 'seed', 'shuffle'];
+  const keys: (keyof CheckpointConfig)[] = ['layers', 'optimizer', 'schedule', 'batchSize', 'seed', 'shuffle'];
   expect(Object.keys(config).sort()).toEqual([...keys].sort());
   expect(config.layers.every((n) => Number.isSafeInteger(n) && n >= 1)).toBe(true);
   expect(Number.isSafeInteger(config.batchSize) && config.batchSize >= 1).toBe(true);
-  for (const k of ['lr', 'momentum', 'weightDecay'] as const) expect(Number.isFinite(config.optimizer[k]), k).toBe(true);
+  for (const k of ['lr', 'weightDecay'] as const) expect(Number.isFinite(config.optimizer[k]), k).toBe(true);
   expect(Number.isSafeInteger(config.seed)).toBe(true);
   expect(typeof config.shuffle).toBe('boolean');
   const layout = paramLayout(config.layers);

@@ -47,7 +47,7 @@ describe('batch gather + normalize from the data set on the GPU', () => {
       const kernel = await gpu.pipelines.get(gather, 'gather', gatherOverrides(rows, onGpu, shuffled));
       const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
       const params = new ArrayBuffer(stride * 3);
-      StepParams.write(params, { slot: 0, batchStart }, 0, 2 * stride);
+      StepParams.write(params, { slot: 0, batchStart, lr: 0, stepSize: 0, bc2Sqrt: 1, decay: 1, first: 0 }, 0, 2 * stride);
       const x = storageBuffer(gpu, 'x', rows * features);
       const y = storageBuffer(gpu, 'y', rows);
       await runKernel(

@@ -5,6 +5,10 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { type Rng } from '../src/model/rng.ts';
+import { hyperData } from '../src/kernels/optimizer.ts';
+import { StepStat } from '../src/kernels/records.ts';
+import { hyperValues, stepValues, type Optimizer } from '../src/model/optimizers.ts';
+import { StepTable } from '../src/model/parameters.ts';
 
 /** The test's device. No adapter means the test fails, loudly: there is no CPU fallback to hide behind. */
 export async function testGpu(): Promise<Gpu> {
@@ -23,18 +27,76 @@ export function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
 }
 
 /**
- * What an SGD-momentum update (torch.optim.SGD: v = μ·v + g + wd·w; w' = w − lr·v) should leave in
- * params_out and velocity, in float64: `update(at, grad)` fills one element; params_out elements
- * never updated stay NaN, as the poisoned GPU buffer should.
+ * torch.optim's update of one element in float64 (test/golden/README.md's rules): `state` holds
+ * the element's optimizer state (SGD: [momentum buffer]; Adam: [exp_avg, exp_avg_sq]) and is
+ * updated in place; returns w'. `t` is the optimizer's step (1, 2, …), `lr` that step's lr.
  */
-export function expectedSgd(params: Float32Array, velocity: Float32Array, hyper: { lr: number; momentum: number; weightDecay: number }) {
+export function referenceUpdate(o: Optimizer, w: number, state: number[], grad: number, lr: number, t: number): number {
+  if (o.kind === 'sgd') {
+    const g = grad + o.weightDecay * w;
+    if (o.momentum === 0) return w - lr * g;
+    const buf = t === 1 ? g : o.momentum * state[0]! + (1 - o.dampening) * g;
+    state[0] = buf;
+    return w - lr * (o.nesterov ? g + o.momentum * buf : buf);
+  }
+  const [beta1, beta2] = o.betas;
+  const g = o.kind === 'adam' ? grad + o.weightDecay * w : grad;
+  const decayed = o.kind === 'adamw' ? w * (1 - lr * o.weightDecay) : w;
+  const m = beta1 * state[0]! + (1 - beta1) * g;
+  const v = beta2 * state[1]! + (1 - beta2) * g * g;
+  state[0] = m;
+  state[1] = v;
+  const stepSize = lr / (1 - beta1 ** t);
+  return decayed - (stepSize * m) / (Math.sqrt(v) / Math.sqrt(1 - beta2 ** t) + o.eps);
+}
+
+/**
+ * What one update of some elements should leave in params_out and the optimizer state, in
+ * float64: `update(at, grad)` fills one element; params_out elements never updated stay NaN, as
+ * the poisoned GPU buffer should.
+ */
+export function expectedUpdate(o: Optimizer, params: Float32Array, state: readonly Float32Array[], lr: number, t: number) {
   const w = new Float64Array(params.length).fill(Number.NaN);
-  const v = Float64Array.from(velocity);
+  const s = state.map((x) => Float64Array.from(x));
   const update = (at: number, grad: number) => {
-    v[at] = hyper.momentum * velocity[at]! + grad + hyper.weightDecay * params[at]!;
-    w[at] = params[at]! - hyper.lr * v[at]!;
+    const e = state.map((x) => x[at]!);
+    w[at] = referenceUpdate(o, params[at]!, e, grad, lr, t);
+    e.forEach((v, i) => (s[i]![at] = v));
   };
-  return { w, v, update };
+  return { w, state: s, update };
+}
+
+/**
+ * The optimizer's bindings of an updating kernel, for a test: its state (the tensors of `state`
+ * one after another, each `stride` floats), the Hyper uniform, a step table whose slot `slot`
+ * holds step t's values at `lr`, and stats whose `nonfinite` flag the update raises.
+ */
+export function optimizerBindings(gpu: Gpu, o: Optimizer, stride: number, state: readonly Float32Array[], lr: number, t: number, slot = 0) {
+  const all = new Float32Array(stride * state.length);
+  state.forEach((x, i) => all.set(x, i * stride));
+  const optState = storageBuffer(gpu, 'opt_state', all);
+  const table = new StepTable(gpu, 'test.steps', slot + 1, 1);
+  table.setOptimizerSteps(gpu, slot, [stepValues(o, lr, t)]);
+  const stats = storageBuffer(gpu, 'stats', new Uint32Array(((slot + 1) * StepStat.size) / 4));
+  const readState = async () => {
+    const out = await readF32(gpu, optState);
+    return state.map((_, i) => out.subarray(i * stride, (i + 1) * stride));
+  };
+  const nonfinite = async () => StepStat.read(await gpu.read(stats), slot).nonfinite;
+  return {
+    resources: { opt_state: optState, hyper: uniformBuffer(gpu, 'hyper', hyperData(hyperValues(o, stride))), step: table.binding(), step_flags: stats },
+    offsets: table.offset(slot),
+    table,
+    stats,
+    readState,
+    nonfinite,
+  };
+}
+
+/** State tensors an optimizer keeps, random (a run already under way) or zero. */
+export function randomState(rng: Rng, o: Optimizer, n: number): Float32Array[] {
+  if (o.kind === 'sgd') return [randomArray(rng, n, 0.1)];
+  return [randomArray(rng, n, 0.1), randomArray(rng, n, 0.01).map((v) => v * v * 100)];
 }
 
 export function storageBuffer(gpu: Gpu, label: string, data: ArrayBufferView | number): GPUBuffer {

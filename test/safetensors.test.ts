@@ -6,6 +6,7 @@ import { InputError } from '../src/runtime/errors.ts';
 import { checkStateDict, decodeSafetensors, encodeSafetensors, type Tensor } from '../src/model/io/safetensors.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/model/io/checkpoint.ts';
 import { sgd } from '../src/model/optimizers.ts';
+import { CONSTANT_LR } from '../src/model/schedules.ts';
 import type { CheckpointConfig } from '../src/model/trainer/state.ts';
 import { paramLayout } from '../src/model/layout.ts';
 import { writeFileAtomic } from '../src/model/io/atomic-file.ts';
@@ -409,7 +410,14 @@ describe('writeFileAtomic', () => {
 describe('decodeCheckpoint', () => {
   const name = 'checkpoint.safetensors';
   const layers = [3, 2, 2];
-  const config: CheckpointConfig = { layers, optimizer: sgd({ lr: 0.01, momentum: 0.5 }), batchSize: 64, seed: 1, shuffle: true };
+  const config: CheckpointConfig = {
+    layers,
+    optimizer: sgd({ lr: 0.01, momentum: 0.5 }),
+    schedule: CONSTANT_LR,
+    batchSize: 64,
+    seed: 1,
+    shuffle: true,
+  };
   const layout = paramLayout(layers);
   const state = () => ({
     layers,

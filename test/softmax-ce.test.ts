@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headOverrides, reductionWorkgroup, softmaxCe, softmaxCeOverrides, softmaxGrid } from '../src/kernels/softmax-ce.ts';
-import { hyperData } from '../src/kernels/optimizer.ts';
+import { sgd, stepValues } from '../src/model/optimizers.ts';
+import type { OptimizerStep } from '../src/model/parameters.ts';
+
+const NO_STEP: OptimizerStep = { lr: 0, stepSize: 0, bc2Sqrt: 1, decay: 1, first: 0 };
 import { StepParams, StepStat } from '../src/kernels/records.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, expectedSgd, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
+import { expectClose, expectedUpdate, optimizerBindings, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
 
 interface RefResult {
   rowLoss: Float64Array;
@@ -45,13 +48,12 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-function stepTable(slot: number, batchStart: number): GPUBuffer {
+function stepTable(slot: number, batchStart: number, optimizerStep: OptimizerStep = NO_STEP): GPUBuffer {
   const stride = gpu.device.limits.minUniformBufferOffsetAlignment;
-  const words = new Uint32Array((2 * stride) / 4);
+  const bytes = new ArrayBuffer(2 * stride);
   // the record at offset `stride` is the one bound, so the dynamic offset is exercised
-  words[stride / 4] = slot;
-  words[stride / 4 + 1] = batchStart;
-  return gpu.buffers.create('steps', words.byteLength, GPUBufferUsage.UNIFORM, words);
+  StepParams.write(bytes, { slot, batchStart, ...optimizerStep }, 0, stride);
+  return gpu.buffers.create('steps', bytes.byteLength, GPUBufferUsage.UNIFORM, new Uint8Array(bytes));
 }
 
 async function trainKernel(logits: Float32Array, labels: Uint32Array, rows: number, classes: number, preferredWg = 64) {
@@ -187,7 +189,7 @@ describe('train_head: the output layer, its loss and its backward pass in one di
       const params = randomArray(rng, total, 0.5);
       const velocity = randomArray(rng, total, 0.1);
       const labels = Uint32Array.from({ length: rows }, () => rng.nextBelow(classes));
-      const hyper = { lr: 0.05, momentum: 0.9, weightDecay: 0.01 };
+      const opt = sgd({ lr: 0.05, momentum: 0.9, weightDecay: 0.01 });
 
       const logits = new Float32Array(rows * classes);
       for (let r = 0; r < rows; r++)
@@ -204,7 +206,7 @@ describe('train_head: the output layer, its loss and its backward pass in one di
           for (let c = 0; c < classes; c++) g += ce.dlogits[r * classes + c]! * params[weightOffset + c * hidden + k]!;
           dx[r * hidden + k] = x[r * hidden + k]! > 0 ? g : 0;
         }
-      const { w: expectedW, v: expectedV, update } = expectedSgd(params, velocity, hyper);
+      const { w: expectedW, state: expectedState, update } = expectedUpdate(opt, params, [velocity], opt.lr, 2);
       for (let c = 0; c < classes; c++) {
         let db = 0;
         for (let r = 0; r < rows; r++) db += ce.dlogits[r * classes + c]!;
@@ -221,20 +223,20 @@ describe('train_head: the output layer, its loss and its backward pass in one di
       const stats = storageBuffer(gpu, 'stats', (StepStat.size / 4) * 4);
       const dhidden = storageBuffer(gpu, 'dhidden', rows * hidden);
       const paramsOut = storageBuffer(gpu, 'params_out', total);
-      const velocityBuffer = storageBuffer(gpu, 'velocity', velocity);
+      const bindings = optimizerBindings(gpu, opt, total, [velocity], opt.lr, 2);
       await runKernel(
         gpu,
         kernel,
         {
           labels: storageBuffer(gpu, 'labels', labels),
           stats,
-          step: { buffer: stepTable(slot, 0), offset: 0, size: StepParams.size },
+          step: { buffer: stepTable(slot, 0, stepValues(opt, opt.lr, 2)), offset: 0, size: StepParams.size },
           hidden: storageBuffer(gpu, 'hidden', x),
           params: storageBuffer(gpu, 'params', params),
           dhidden,
           params_out: paramsOut,
-          velocity: velocityBuffer,
-          hyper: uniformBuffer(gpu, 'hyper', hyperData(hyper)),
+          opt_state: bindings.resources.opt_state,
+          hyper: bindings.resources.hyper,
         },
         [1, 1, 1],
         [gpu.device.limits.minUniformBufferOffsetAlignment],
@@ -257,7 +259,8 @@ describe('train_head: the output layer, its loss and its backward pass in one di
         what: 'b after SGD',
       });
       expect(Number.isNaN(outW[biasOffset - 1]!) && Number.isNaN(outW[total - 1]!), 'params_out outside W and b is untouched').toBe(true);
-      expectClose(await readF32(gpu, velocityBuffer), expectedV, { what: 'momentum buffer' });
+      expectClose((await bindings.readState())[0]!, expectedState[0]!, { what: 'momentum buffer' });
+      expect(StepStat.read(statWords, slot).nonfinite, 'no non-finite flag').toBe(0);
     });
   }
 });

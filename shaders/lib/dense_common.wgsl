@@ -6,7 +6,7 @@
 //   Y, dY:  (M, N)   layer output and its gradient
 //   dX:     (M, K)   gradient w.r.t. the input, ReLU mask of the previous layer fused in
 //   dW:     (N, K)   weight gradient, at grads[W_OFF ..];  db: (N) at grads[B_OFF ..]
-// `params`, `grads`, `params_out` and `velocity` are the model's flat parameter buffers: every
+// `params`, `grads`, `params_out` and `opt_state` are the model's flat parameter buffers: every
 // layer's tensors at fixed offsets, so one binding serves every layer and the optimizer can run in
 // one pass. Out-of-range rows and columns are clamped on load (always a valid address) and masked
 // on store.
@@ -17,7 +17,7 @@ override K: u32;
 override W_OFF: u32 = 0u;
 override B_OFF: u32 = 0u;
 override RELU: bool = false;      // forward: apply ReLU to Y
-override MASK_RELU: bool = false; // grad_input: zero dX where X <= 0 (X is the previous layer's ReLU output)
+override MASK_RELU: bool = false; // grad_input: zero dX where X <= 0 (X is the previous layer's ReLU output; NaN passes, as torch's threshold_backward)
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 
@@ -28,13 +28,25 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;
 @group(0) @binding(6) var<storage, read_write> params_out: array<f32>;
-@group(0) @binding(7) var<storage, read_write> velocity: array<f32>;
+@group(0) @binding(7) var<storage, read_write> opt_state: array<f32>;
 @group(0) @binding(8) var<uniform> hyper: Hyper;
+@group(0) @binding(9) var<uniform> step: StepParams;
+// The training stats (StepStat records) seen as words, to raise the step's `nonfinite` flag.
+@group(0) @binding(10) var<storage, read_write> step_flags: array<atomic<u32>>;
+
+fn raise_nonfinite() {
+  atomicOr(&step_flags[step.slot * STEP_STAT_WORDS + STEP_STAT_NONFINITE], 1u);
+}
+
+// PyTorch's relu: NaN stays NaN (WGSL's max(NaN, 0.0) may return 0, which hid NaN weights).
+fn relu(v: f32) -> f32 {
+  return select(v, 0.0, v < 0.0);
+}
 
 // The epilogues, each its own function: an entry point binds whatever its call graph mentions.
 fn forward_store(m: u32, n: u32, sum: f32) {
   var v = sum + params[B_OFF + n];
-  if (RELU) { v = max(v, 0.0); }
+  if (RELU) { v = relu(v); }
   y[m * N + n] = v;
 }
 

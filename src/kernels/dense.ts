@@ -10,7 +10,8 @@ import optimizerUpdate from '../../shaders/lib/optimizer_update.wgsl';
 import rowsSource from '../../shaders/dense_rows.wgsl';
 import splitSource from '../../shaders/dense_split.wgsl';
 import tilesSource from '../../shaders/dense_tiles.wgsl';
-import { Hyper, recordsWgsl } from './records.ts';
+import { ruleOverrides, type OptimizerRule } from './optimizer.ts';
+import { Hyper, recordsWgsl, StepParams, stepStatFlagWgsl } from './records.ts';
 import { ceilDiv, composeWgsl, defineFamily, wgslConst, type Grid, type KernelFamily, type Overrides } from './spec.ts';
 
 const x = { binding: 0, access: 'read' } as const;
@@ -20,21 +21,24 @@ const dy = { binding: 3, access: 'read' } as const;
 const dx = { binding: 4, access: 'read_write' } as const;
 const grads = { binding: 5, access: 'read_write' } as const;
 const paramsOut = { binding: 6, access: 'read_write' } as const;
-const velocity = { binding: 7, access: 'read_write' } as const;
+const optState = { binding: 7, access: 'read_write' } as const;
 const hyper = { binding: 8, access: 'uniform' } as const;
+const step = { binding: 9, access: 'uniform_dynamic' } as const;
+const stepFlags = { binding: 10, access: 'read_write' } as const;
+const update = { params_out: paramsOut, opt_state: optState, hyper, step, step_flags: stepFlags };
 
 const entries = {
   forward: { bindings: { x, params, y } },
   grad_input: { bindings: { x, params, dy, dx } },
   grad_weight: { bindings: { x, dy, grads } },
-  grad_weight_update: { bindings: { x, params, dy, params_out: paramsOut, velocity, hyper } },
-  backward_fused: { bindings: { x, params, dy, dx, params_out: paramsOut, velocity, hyper } },
+  grad_weight_update: { bindings: { x, params, dy, ...update } },
+  backward_fused: { bindings: { x, params, dy, dx, ...update } },
 };
 
 export type DenseEntry = keyof typeof entries;
 export type DenseVariant = 'tiles' | 'rows' | 'split';
 
-const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper)];
+const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper, StepParams), stepStatFlagWgsl];
 
 export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntry>>> = {
   tiles: defineFamily({ name: 'dense_tiles', source: composeWgsl(tilesSource, tile, ...shared), entries }),
@@ -80,7 +84,12 @@ export function splitPartialFloats(t: DenseTuning): number {
   return t.variant === 'split' ? t.split * t.wgX * TILE_N * t.wgY * TILE_M : 0;
 }
 
-export function denseOverrides(shape: DenseShape, tuning: DenseTuning, flags: { relu?: boolean; maskRelu?: boolean } = {}): Overrides {
+/** `rule`: the optimizer's update rule, for the updating entries (grad_weight_update, backward_fused). */
+export function denseOverrides(
+  shape: DenseShape,
+  tuning: DenseTuning,
+  flags: { relu?: boolean; maskRelu?: boolean; rule?: OptimizerRule } = {},
+): Overrides {
   return {
     M: shape.rows,
     N: shape.outFeatures,
@@ -93,6 +102,7 @@ export function denseOverrides(shape: DenseShape, tuning: DenseTuning, flags: { 
     WG_Y: tuning.wgY,
     // only dense_split.wgsl declares SPLIT, and a pipeline may set only the overrides its module has
     ...(tuning.variant === 'split' ? { SPLIT: tuning.split } : {}),
+    ...(flags.rule ? ruleOverrides(flags.rule) : {}),
   };
 }
 

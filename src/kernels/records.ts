@@ -88,19 +88,54 @@ export function recordsWgsl(...records: readonly RecordLayout<string>[]): string
 }
 
 /**
- * The per-step parameters the gather and the loss kernels read from a StepTable at a dynamic
- * offset: which stats slot a step writes and where its batch starts in the epoch's order.
+ * The per-step parameters the kernels read from a StepTable at a dynamic offset: which stats slot
+ * a step writes and where its batch starts in the epoch's order (gather, loss), and the optimizer's
+ * values of that step, computed in float64 on the CPU as torch.optim does and rounded once
+ * (src/kernels/optimizer.ts stepValues): `lr` after the schedule; Adam's `step_size` = lr / (1 − β1^t)
+ * and `bc2_sqrt` = √(1 − β2^t); AdamW's `decay` = 1 − lr·weight_decay; `first` is 1 on the
+ * optimizer's first step (SGD's momentum buffer starts as the gradient, undamped).
  */
-export const StepParams = defineRecord('StepParams', { slot: 'u32', batch_start: 'u32' }, { uniform: true });
-
-/** What a training step (or an evaluation chunk) leaves for the host: the batch's mean loss and its count of correct predictions. */
-export const StepStat = defineRecord('StepStat', { loss: 'f32', correct: 'u32' });
+export const StepParams = defineRecord(
+  'StepParams',
+  { slot: 'u32', batch_start: 'u32', lr: 'f32', step_size: 'f32', bc2_sqrt: 'f32', decay: 'f32', first: 'u32' },
+  { uniform: true },
+);
 
 /**
- * The optimizer's hyper-parameters, one uniform every updating kernel reads
- * (shaders/lib/optimizer_update.wgsl). A new hyper-parameter is one more line here.
+ * What a training step (or an evaluation chunk) leaves for the host: the batch's mean loss, its
+ * count of correct predictions, and `nonfinite`, raised (non-zero) by the step's updates when a new
+ * parameter or optimizer-state value is NaN or ±Inf (the loss kernel writes it 0 first).
  */
-export const Hyper = defineRecord('Hyper', { lr: 'f32', momentum: 'f32', weight_decay: 'f32' }, { uniform: true });
+export const StepStat = defineRecord('StepStat', { loss: 'f32', correct: 'u32', nonfinite: 'u32' });
+
+/** u32 words of a StepStat and the word of its `nonfinite` flag, for kernels that raise it through an atomic view of the stats. */
+export const stepStatFlagWgsl =
+  `const STEP_STAT_WORDS: u32 = ${StepStat.size / 4}u;\n` +
+  `const STEP_STAT_NONFINITE: u32 = ${StepStat.fields.find((f) => f.name === 'nonfinite')!.offset / 4}u;\n`;
+
+/**
+ * The optimizer's hyper-parameters that stay fixed through a run, one uniform every updating
+ * kernel reads (shaders/lib/optimizer_update.wgsl); the per-step ones are StepParams'. Factors such
+ * as 1 − β1 are computed in float64 and rounded once, as torch passes them to its kernels.
+ * `state_stride`: floats between one optimizer-state tensor and the next in the flat state buffer
+ * (Adam's exp_avg_sq follows its exp_avg). A new hyper-parameter is one more line here.
+ */
+export const Hyper = defineRecord(
+  'Hyper',
+  {
+    momentum: 'f32',
+    dampening_keep: 'f32',
+    nesterov: 'u32',
+    weight_decay: 'f32',
+    beta1: 'f32',
+    one_minus_beta1: 'f32',
+    beta2: 'f32',
+    one_minus_beta2: 'f32',
+    eps: 'f32',
+    state_stride: 'u32',
+  },
+  { uniform: true },
+);
 
 export type HyperValues = RecordValues<(typeof Hyper)['fields'][number]['name']>;
 export type StepStatValues = RecordValues<(typeof StepStat)['fields'][number]['name']>;

@@ -2,6 +2,7 @@
 import fusedUpdate from '../../shaders/lib/fused_update.wgsl';
 import optimizerUpdate from '../../shaders/lib/optimizer_update.wgsl';
 import familySource from '../../shaders/softmax_ce.wgsl';
+import { ruleOverrides, type OptimizerRule } from './optimizer.ts';
 import { Hyper, recordsWgsl, StepParams, StepStat } from './records.ts';
 import { ceilDiv, composeWgsl, defineFamily, wgslConst, type Grid, type Overrides } from './spec.ts';
 
@@ -26,7 +27,7 @@ export const softmaxCe = defineFamily({
         params: { binding: 9, access: 'read' },
         dhidden: { binding: 10, access: 'read_write' },
         params_out: { binding: 11, access: 'read_write' },
-        velocity: { binding: 12, access: 'read_write' },
+        opt_state: { binding: 12, access: 'read_write' },
         hyper: { binding: 13, access: 'uniform' },
       },
     },
@@ -70,8 +71,9 @@ export function headWorkgroupBytes(rows: number, classes: number): number {
   return rows * classes * 4 + MAX_WORKGROUP * 8;
 }
 
-export function headOverrides(s: HeadShape): Overrides {
+export function headOverrides(s: HeadShape, rule: OptimizerRule = 'sgd'): Overrides {
   return {
+    ...ruleOverrides(rule),
     ...softmaxCeOverrides(s.rows, s.classes, HEAD_WORKGROUP),
     HIDDEN: s.hidden,
     W_OFF: s.weightOffset,

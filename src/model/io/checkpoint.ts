@@ -1,11 +1,12 @@
 /**
  * Checkpoints: one safetensors file holding the weights under PyTorch's names (so it also loads
  * in PyTorch with strict=False), each optimizer state buffer under `<state>.<name>` (SGD's
- * `momentum.l1.weight`, …), and the position, RNG state and settings in the metadata.
+ * `momentum.l1.weight`, Adam's `exp_avg.l1.weight` and `exp_avg_sq.l1.weight`, …), the schedule in the config, and the position, RNG state and settings in the metadata.
  */
 import { InputError } from '../../runtime/errors.ts';
 import { flatFromStateDict, paramLayout, stateDictFromFlat } from '../layout.ts';
 import { checkOptimizer, sgd, type Optimizer } from '../optimizers.ts';
+import { CONSTANT_LR, lrSchedule, type LrSchedule, type LrScheduleOptions } from '../schedules.ts';
 import { optimizerStateNames, type CheckpointConfig, type TrainerState } from '../trainer/state.ts';
 import { checkFinite, decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.ts';
 
@@ -36,6 +37,7 @@ export function encodeCheckpoint(state: TrainerState, config: CheckpointConfig):
 const CONFIG_KEYS: Readonly<Record<keyof CheckpointConfig, true>> = {
   layers: true,
   optimizer: true,
+  schedule: true,
   batchSize: true,
   seed: true,
   shuffle: true,
@@ -71,14 +73,17 @@ function readConfig(metadata: Record<string, string>, name: string): CheckpointC
   if (!Number.isSafeInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) throw bad('seed', 'an integer in [0, 2^32)');
   if (typeof shuffle !== 'boolean') throw bad('shuffle', 'true or false');
   let optimizer: Optimizer;
+  let schedule: LrSchedule;
   try {
     optimizer = v1
       ? sgd({ lr: fields.lr as number, momentum: fields.momentum as number, weightDecay: fields.weightDecay as number })
       : checkOptimizer(fields.optimizer);
+    // Checkpoints written before schedules existed trained at a constant lr.
+    schedule = fields.schedule === undefined ? CONSTANT_LR : lrSchedule(fields.schedule as LrScheduleOptions);
   } catch (error) {
     throw new InputError(`${name}: malformed checkpoint config: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { layers: [...(layers as number[])], optimizer, batchSize, seed: seed as number, shuffle };
+  return { layers: [...(layers as number[])], optimizer, schedule, batchSize, seed: seed as number, shuffle };
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, name: string): { state: TrainerState; config: CheckpointConfig } {

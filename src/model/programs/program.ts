@@ -4,6 +4,7 @@
  * allocation, no writeBuffer and no waiting; and the activations of one batch size.
  */
 import { denseFamily, denseGrid, denseOverrides, type DenseEntry, type DenseShape, type DenseTuning } from '../../kernels/dense.ts';
+import type { OptimizerRule } from '../../kernels/optimizer.ts';
 import type { Grid } from '../../kernels/spec.ts';
 import type { Gpu } from '../../runtime/device.ts';
 import { bindGroup, dispatch, type Kernel } from '../../runtime/pipelines.ts';
@@ -38,11 +39,21 @@ export function planForward(layout: ParamLayout, rows: number, tuning: DenseTuni
   return Array.from({ length: layers }, (_, l) => denseDispatch(layout, l, rows, 'forward', tuning));
 }
 
-/** The fused ReLUs: after every forward layer but the model's last, and its mask on every dX. */
-export function denseFlags(layout: ParamLayout, d: StepDispatch): { relu: boolean; maskRelu: boolean } {
+/** The entries that update the parameters (the optimizer fused into the weight gradient). */
+export function updatesParameters(entry: string): boolean {
+  return entry === 'grad_weight_update' || entry === 'backward_fused';
+}
+
+/** The fused ReLUs (after every forward layer but the model's last, and its mask on every dX) and the update rule. */
+export function denseFlags(
+  layout: ParamLayout,
+  d: StepDispatch,
+  rule: OptimizerRule = 'sgd',
+): { relu: boolean; maskRelu: boolean; rule?: OptimizerRule } {
   return {
     relu: d.entry === 'forward' && d.layer! < layout.dense.length - 1,
     maskRelu: d.entry === 'grad_input' || d.entry === 'backward_fused',
+    ...(updatesParameters(d.entry) ? { rule } : {}),
   };
 }
 
@@ -104,7 +115,7 @@ export abstract class Program {
   }
 
   protected denseKernel(d: StepDispatch, tuning: DenseTuning): Promise<Kernel> {
-    const flags = denseFlags(this.model.layout, d);
+    const flags = denseFlags(this.model.layout, d, this.model.rule);
     return this.gpu.pipelines.get(denseFamily(tuning), d.entry, denseOverrides(d.shape!, tuning, flags));
   }
 

@@ -77,7 +77,7 @@ export function planTrainStep(layout: ParamLayout, rows: number, o: StepPlanOpti
       if (l > 0) plan.push(denseDispatch(layout, l, rows, 'grad_input', t));
     }
   }
-  if (!o.fusedUpdate) plan.push({ label: 'optimizer', family: 'optimizer', entry: 'step', grid: optimizerGrid(layout.totalFloats) });
+  if (!o.fusedUpdate) plan.push({ label: 'optimizer', family: 'optimizer', entry: 'update_all', grid: optimizerGrid(layout.totalFloats) });
   return plan;
 }
 
@@ -130,8 +130,11 @@ export class TrainProgram extends Program {
     const layout = model.layout;
     const L = layout.dense.length;
     const params = model.params;
-    const update = (p: 0 | 1) => ({ params_out: params[1 - p]!, velocity: model.velocity, hyper: model.hyper });
     const step = o.steps.binding();
+    // The optimizer's bindings, in every kernel that updates: its state, its hyper-parameters, the
+    // step's record (lr, bias corrections) and the stats, whose `nonfinite` flag the update raises.
+    const optimizerBindings = { opt_state: model.optState, hyper: model.hyper, step, step_flags: o.stats };
+    const update = (p: 0 | 1) => ({ params_out: params[1 - p]!, ...optimizerBindings });
     const t = o.tuning.matmul;
     const l = d.layer ?? -1;
     switch (`${d.family}.${d.entry}`) {
@@ -147,13 +150,16 @@ export class TrainProgram extends Program {
         const kernel = await gpu.pipelines.get(
           softmaxCe,
           'train_head',
-          headOverrides({
-            rows: o.rows,
-            hidden: s.inFeatures,
-            classes: s.outFeatures,
-            weightOffset: s.weightOffset,
-            biasOffset: s.biasOffset,
-          }),
+          headOverrides(
+            {
+              rows: o.rows,
+              hidden: s.inFeatures,
+              classes: s.outFeatures,
+              weightOffset: s.weightOffset,
+              biasOffset: s.biasOffset,
+            },
+            model.rule,
+          ),
         );
         const resources = (p: 0 | 1) => ({
           labels,
@@ -162,7 +168,9 @@ export class TrainProgram extends Program {
           hidden: acts[L - 1]!,
           params: params[p],
           dhidden: grads[L - 1]!,
-          ...update(p),
+          params_out: params[1 - p]!,
+          opt_state: model.optState,
+          hyper: model.hyper,
         });
         return this.add(d, kernel, resources, o.steps);
       }
@@ -178,16 +186,16 @@ export class TrainProgram extends Program {
           dy: grads[l + 1]!,
           dx: grads[l]!,
           ...update(p),
-        }));
+        }), o.steps);
       case 'dense.grad_weight_update':
-        return this.add(d, await this.denseKernel(d, t), (p) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]!, ...update(p) }));
+        return this.add(d, await this.denseKernel(d, t), (p) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]!, ...update(p) }), o.steps);
       case 'dense.grad_weight':
         return this.add(d, await this.denseKernel(d, t), () => ({ x: acts[l]!, dy: grads[l + 1]!, grads: model.grads }));
       case 'dense.grad_input':
         return this.add(d, await this.denseKernel(d, t), (p) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]!, dx: grads[l]! }));
-      case 'optimizer.step': {
-        const kernel = await gpu.pipelines.get(optimizer, 'step', optimizerOverrides(layout.totalFloats));
-        return this.add(d, kernel, (p) => ({ params: params[p], grads: model.grads, velocity: model.velocity, hyper: model.hyper }));
+      case 'optimizer.update_all': {
+        const kernel = await gpu.pipelines.get(optimizer, 'update_all', optimizerOverrides(layout.totalFloats, model.rule));
+        return this.add(d, kernel, (p) => ({ params: params[p], grads: model.grads, ...optimizerBindings }), o.steps);
       }
       default:
         throw new Error(`the train program cannot bind ${d.family}.${d.entry}`);

@@ -9,10 +9,12 @@ import type { Tensor } from '../io/safetensors.ts';
 import { checkModel, type ModelSpec } from '../model.ts';
 import { DEFAULT_TUNING, tuningFor, type Tuning } from '../programs/tuning.ts';
 import { checkOptimizer, type Optimizer } from '../optimizers.ts';
+import { CONSTANT_LR, lrSchedule, type LrSchedule, type LrScheduleOptions } from '../schedules.ts';
 
 export interface TrainConfig {
   readonly layers: readonly number[];
   readonly optimizer: Optimizer;
+  readonly schedule: LrSchedule;
   readonly batchSize: number;
   readonly seed: number;
   readonly shuffle: boolean;
@@ -29,6 +31,12 @@ export interface TrainConfig {
 export interface TrainerOptions {
   readonly model: ModelSpec;
   readonly optimizer: Optimizer;
+  /**
+   * the learning rate over training, from the optimizer's lr (default constant): `step` (StepLR)
+   * and `cosine` (CosineAnnealingLR) change it once per epoch, `warmupSteps` ramps it linearly over
+   * the first steps (LinearLR from 1/W, per batch), as torch.optim.lr_scheduler does
+   */
+  readonly schedule?: LrScheduleOptions;
   readonly train: Dataset;
   /** evaluated after every epoch by fit(), and by evaluate() */
   readonly test?: Dataset;
@@ -77,6 +85,7 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
   const config: TrainConfig = {
     layers: model.layers,
     optimizer,
+    schedule: o.schedule === undefined ? CONSTANT_LR : lrSchedule(o.schedule),
     // PyTorch's DataLoader gives one (short) batch an epoch when the batch is larger than the data.
     batchSize: Math.min(positiveInteger('batch size', o.batchSize ?? DEFAULT_BATCH_SIZE), o.train?.count ?? Infinity),
     seed: checkSeed(o.seed ?? DEFAULT_SEED),

@@ -3,6 +3,7 @@
  * the continuing run must share with the one that wrote it.
  */
 import type { Optimizer } from '../optimizers.ts';
+import type { LrSchedule } from '../schedules.ts';
 
 export interface TrainerState {
   readonly layers: readonly number[];
@@ -20,6 +21,7 @@ export interface TrainerState {
 export interface CheckpointConfig {
   readonly layers: readonly number[];
   readonly optimizer: Optimizer;
+  readonly schedule: LrSchedule;
   readonly batchSize: number;
   readonly seed: number;
   readonly shuffle: boolean;
@@ -27,8 +29,5 @@ export interface CheckpointConfig {
 
 /** The names (checkpoint tensor prefixes) of an optimizer's state buffers: torch.optim's own where it has one. */
 export function optimizerStateNames(o: Optimizer): readonly string[] {
-  switch (o.kind) {
-    case 'sgd':
-      return ['momentum'];
-  }
+  return o.kind === 'sgd' ? ['momentum'] : ['exp_avg', 'exp_avg_sq'];
 }

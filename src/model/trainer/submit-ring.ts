@@ -22,6 +22,8 @@ export interface Chunk {
 export interface ChunkStats {
   readonly losses: Float32Array;
   readonly correct: Uint32Array;
+  /** non-zero where the step's update produced a non-finite parameter or optimizer-state value */
+  readonly nonfinite: Uint32Array;
 }
 
 export class SubmitRing {
@@ -80,12 +82,14 @@ export class SubmitRing {
     this.release(chunk.staging);
     const losses = new Float32Array(chunk.count);
     const correct = new Uint32Array(chunk.count);
+    const nonfinite = new Uint32Array(chunk.count);
     for (let i = 0; i < chunk.count; i++) {
       const stat = StepStat.read(bytes, i);
       losses[i] = stat.loss;
       correct[i] = stat.correct;
+      nonfinite[i] = stat.nonfinite;
     }
-    return { losses, correct };
+    return { losses, correct, nonfinite };
   }
 
   /** After a failure: waits out every chunk still in flight so no buffer stays mapped or pending. */

@@ -15,7 +15,8 @@ import { decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safeten
 import { flatFromStateDict, initParams, paramLayout, stateDictFromFlat, type ParamLayout } from '../layout.ts';
 import { GpuParameters, StepTable } from '../parameters.ts';
 import { TrainProgram } from '../programs/train.ts';
-import { checkLearningRate } from '../optimizers.ts';
+import { checkLearningRate, hyperValues, stepValues } from '../optimizers.ts';
+import { scheduledLr } from '../schedules.ts';
 import { Rng } from '../rng.ts';
 import { checkFits, configFrom, type TrainConfig, type TrainerOptions } from './config.ts';
 import { checkLimits } from './limits.ts';
@@ -46,6 +47,8 @@ export class Trainer {
   /** @internal */ pausedAt: number | undefined;
   /** @internal */ epochClock = { start: 0, loss: 0, correct: 0, samples: 0 };
   private orderEpoch = -1;
+  /** the epoch whose optimizer steps (lr, bias corrections) the step table holds; -1 when they must be rewritten */
+  private stepsEpoch = -1;
   private readonly trainData: GpuDataset;
   private readonly order: GPUBuffer;
   private readonly stepTable: StepTable;
@@ -67,7 +70,7 @@ export class Trainer {
     this.epochRngState = this.rng.state;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const buffers = device.buffers;
-    this.model = new GpuParameters(device, this.layout);
+    this.model = new GpuParameters(device, this.layout, config.optimizer.kind);
     this.trainData = uploadDataset(device, train, 'train');
     this.order = buffers.create('train.order', train.count * 4, storage);
     this.stepTable = new StepTable(device, 'train.steps', this.stepsPerEpoch, config.batchSize);
@@ -141,11 +144,36 @@ export class Trainer {
   }
 
   private applyOptimizer(): void {
-    const o = this.config.optimizer;
-    this.model.setHyper({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
+    this.model.setHyper(hyperValues(this.config.optimizer, this.layout.totalFloats));
+    this.stepsEpoch = -1;
   }
 
-  /** Changes the learning rate from the next submitted step on (between submits: steps in flight keep theirs). */
+  /**
+   * The lr the schedule gives global step `step` (from 0) of epoch `epoch`, from the optimizer's
+   * (base) lr: what the step table holds, rounded to float32, for that step.
+   */
+  learningRateAt(epoch: number, step: number): number {
+    return scheduledLr(this.config.optimizer.lr, this.config.schedule, epoch, step);
+  }
+
+  /**
+   * Writes the optimizer's values (scheduled lr, Adam's bias corrections, step count) of this
+   * epoch's remaining steps into the step table, between submits, whenever the epoch or the base lr
+   * changed: the queue runs the write after every command buffer already submitted.
+   */
+  private prepareOptimizerSteps(): void {
+    if (this.stepsEpoch === this.epoch) return;
+    const first = this.stepInEpoch;
+    const base = this.epoch * this.stepsPerEpoch;
+    const steps = Array.from({ length: this.stepsPerEpoch - first }, (_, i) => {
+      const step = base + first + i;
+      return stepValues(this.config.optimizer, this.learningRateAt(this.epoch, step), step + 1);
+    });
+    this.stepTable.setOptimizerSteps(this.device, first, steps);
+    this.stepsEpoch = this.epoch;
+  }
+
+  /** Changes the (base) learning rate from the next submitted step on (between submits: steps in flight keep theirs); the schedule scales it as before. */
   setLearningRate(lr: number): void {
     (this.config as { optimizer: TrainConfig['optimizer'] }).optimizer = { ...this.config.optimizer, lr: checkLearningRate(lr) };
     this.applyOptimizer();
@@ -172,6 +200,7 @@ export class Trainer {
   /** @internal encodes and submits `count` steps from the current position */
   async submit(count: number): Promise<Chunk> {
     const encodeStart = performance.now();
+    this.prepareOptimizerSteps();
     const firstStep = this.globalStep;
     const stepInEpoch = this.stepInEpoch;
     const encoder = this.device.device.createCommandEncoder({ label: `train.steps${firstStep}` });
@@ -189,13 +218,22 @@ export class Trainer {
     return this.ring.submit(encoder, this.stats, { firstStep, epoch: this.epoch, stepInEpoch, count, samples }, encodeStart);
   }
 
-  /** @internal the first non-finite loss of a chunk, as the error fit() throws */
+  /**
+   * @internal the first step of a chunk with a non-finite loss, or whose update made a parameter or
+   * the optimizer's state non-finite (the kernels' flag), as the error fit() throws
+   */
   static divergence(chunk: Chunk, stats: ChunkStats): DivergenceError | undefined {
     for (let i = 0; i < chunk.count; i++) {
+      const step = chunk.firstStep + i;
       if (!Number.isFinite(stats.losses[i]!)) {
-        const step = chunk.firstStep + i;
         return new DivergenceError(
           `training diverged: the loss of step ${step + 1} is ${stats.losses[i]} (try a smaller learning rate)`,
+          step,
+        );
+      }
+      if (stats.nonfinite[i]) {
+        return new DivergenceError(
+          `training diverged: the update of step ${step + 1} made a weight or the optimizer's state NaN or infinite (try a smaller learning rate)`,
           step,
         );
       }
@@ -286,7 +324,14 @@ export class Trainer {
   /** The settings a checkpoint records, which a resumed run must share. */
   get checkpointConfig(): CheckpointConfig {
     const c = this.config;
-    return { layers: [...c.layers], optimizer: c.optimizer, batchSize: c.batchSize, seed: c.seed, shuffle: c.shuffle };
+    return {
+      layers: [...c.layers],
+      optimizer: c.optimizer,
+      schedule: c.schedule,
+      batchSize: c.batchSize,
+      seed: c.seed,
+      shuffle: c.shuffle,
+    };
   }
 
   async saveState(): Promise<TrainerState> {
@@ -294,7 +339,7 @@ export class Trainer {
     return {
       layers: [...this.layout.layers],
       weights: await this.model.readWeights(),
-      optimizerState: [await this.model.readVelocity()],
+      optimizerState: await this.model.readState(),
       epoch: this.epoch,
       stepInEpoch: this.stepInEpoch,
       globalStep: this.globalStep,
@@ -308,12 +353,16 @@ export class Trainer {
       throw new InputError(`the checkpoint is for layers ${s.layers.join(',')}, not ${this.layout.layers.join(',')}`);
     }
     if (s.stepInEpoch > this.stepsPerEpoch) throw new InputError('the checkpoint does not fit this data set and batch size');
-    this.model.setWeights(s.weights, s.optimizerState[0]);
+    if (s.optimizerState.length !== this.model.stateTensors) {
+      throw new InputError(`the checkpoint has ${s.optimizerState.length} optimizer state tensors, ${this.config.optimizer.kind} keeps ${this.model.stateTensors}`);
+    }
+    this.model.setWeights(s.weights, s.optimizerState);
     this.epoch = s.epoch;
     this.stepInEpoch = s.stepInEpoch;
     this.globalStep = s.globalStep;
     this.epochRngState = Uint32Array.from(s.epochRngState);
     this.orderEpoch = -1;
+    this.stepsEpoch = -1;
     this.pausedAt = undefined;
     if (this.stepInEpoch > 0) this.epochClock = { start: performance.now(), loss: 0, correct: 0, samples: 0 };
   }
