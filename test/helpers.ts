@@ -171,6 +171,7 @@ import { SEED_LAYERS } from '../src/model/layout.ts';
 import { mlp } from '../src/model/model.ts';
 import type { Tuning } from '../src/model/programs/tuning.ts';
 import { sgd } from '../src/model/optimizers.ts';
+import type { LrScheduleOptions } from '../src/model/schedules.ts';
 import { Trainer } from '../src/model/trainer/trainer.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -227,6 +228,9 @@ export interface TestRun {
   readonly lr?: number;
   readonly momentum?: number;
   readonly weightDecay?: number;
+  /** instead of lr, momentum, weightDecay */
+  readonly optimizer?: Optimizer;
+  readonly schedule?: LrScheduleOptions;
   readonly seed?: number;
   readonly shuffle?: boolean;
   readonly fusedUpdate?: boolean;
@@ -242,7 +246,8 @@ export interface TestRun {
 export function createTrainer(gpu: Gpu, data: MnistLike, r: TestRun = {}): Promise<Trainer> {
   return Trainer.create(gpu, {
     model: mlp(r.layers ?? SEED_LAYERS),
-    optimizer: sgd({ lr: r.lr ?? 0.01, momentum: r.momentum ?? 0.5, weightDecay: r.weightDecay ?? 0 }),
+    optimizer: r.optimizer ?? sgd({ lr: r.lr ?? 0.01, momentum: r.momentum ?? 0.5, weightDecay: r.weightDecay ?? 0 }),
+    ...(r.schedule ? { schedule: r.schedule } : {}),
     train: data.train,
     test: data.test,
     batchSize: r.batchSize ?? 64,
