@@ -87,7 +87,11 @@ export async function replaySteps(
       new Float32Array((slots * StepStat.size) / 4).fill(Number.NaN),
     );
     const steps = new StepTable(gpu, 'bench.replay.steps', slots, B);
-    steps.setOptimizerSteps(gpu, 0, Array.from({ length: slots }, (_, i) => stepValues(seedSgd, seedSgd.lr, i + 1)));
+    steps.setOptimizerSteps(
+      gpu,
+      0,
+      Array.from({ length: slots }, (_, i) => stepValues(seedSgd, seedSgd.lr, i + 1)),
+    );
     made.push(order, stats, steps.buffer);
     program = await TrainProgram.create(gpu, model, {
       rows: B,

@@ -172,7 +172,11 @@ describe('matmul kernels against float64 references', () => {
         const dy = randomArray(rng, M * N);
         const opt = sgd({ lr: 0.05, momentum: 0.9, weightDecay: 0.01 });
         const bindings = optimizerBindings(gpu, opt, s.total, [velocity], opt.lr, 2);
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'backward_fused', denseOverrides(s, tuning, { maskRelu: true, rule: 'sgd' }));
+        const kernel = await gpu.pipelines.get(
+          denseFamily(tuning),
+          'backward_fused',
+          denseOverrides(s, tuning, { maskRelu: true, rule: 'sgd' }),
+        );
         const dx = storageBuffer(gpu, 'dx', M * K);
         const paramsOut = storageBuffer(gpu, 'params_out', s.total);
         await runKernel(

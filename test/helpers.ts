@@ -84,7 +84,12 @@ export function optimizerBindings(gpu: Gpu, o: Optimizer, stride: number, state:
   };
   const nonfinite = async () => StepStat.read(await gpu.read(stats), slot).nonfinite;
   return {
-    resources: { opt_state: optState, hyper: uniformBuffer(gpu, 'hyper', hyperData(hyperValues(o, stride))), step: table.binding(), step_flags: stats },
+    resources: {
+      opt_state: optState,
+      hyper: uniformBuffer(gpu, 'hyper', hyperData(hyperValues(o, stride))),
+      step: table.binding(),
+      step_flags: stats,
+    },
     offsets: table.offset(slot),
     table,
     stats,

@@ -67,16 +67,20 @@ describe('optimizer parity with PyTorch through the training step', () => {
         const init = golden('parity-init.safetensors');
         const mnist = await realMnist();
         const train = c.trainSubset < mnist.train.count ? takeSplit(mnist.train, c.trainSubset) : mnist.train;
-        const trainer = await createTrainer(gpu, { train, test: mnist.test }, {
-          layers: layersOfStateDict(init)!,
-          optimizer: checkOptimizer(c.optimizer),
-          schedule: c.schedule,
-          batchSize: c.batchSize,
-          shuffle: false,
-          fusedUpdate,
-          stepsPerSubmit: 7, // not a divisor of the step count: chunks of uneven length
-          init,
-        });
+        const trainer = await createTrainer(
+          gpu,
+          { train, test: mnist.test },
+          {
+            layers: layersOfStateDict(init)!,
+            optimizer: checkOptimizer(c.optimizer),
+            schedule: c.schedule,
+            batchSize: c.batchSize,
+            shuffle: false,
+            fusedUpdate,
+            stepsPerSubmit: 7, // not a divisor of the step count: chunks of uneven length
+            init,
+          },
+        );
         const losses: number[] = [];
         let weights: Map<string, Tensor>;
         try {

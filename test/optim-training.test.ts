@@ -20,7 +20,11 @@ afterAll(() => gpu?.destroy());
 const LAYERS = [784, 24, 16, 10];
 
 const RUNS: readonly [string, Optimizer, LrScheduleOptions][] = [
-  ['sgd nesterov, step schedule', sgd({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }), { kind: 'step', stepSize: 1, gamma: 0.5 }],
+  [
+    'sgd nesterov, step schedule',
+    sgd({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }),
+    { kind: 'step', stepSize: 1, gamma: 0.5 },
+  ],
   ['sgd dampening, constant', sgd({ lr: 0.05, momentum: 0.9, dampening: 0.3 }), { kind: 'constant' }],
   ['adam, cosine with warm-up', adam({ lr: 3e-3, weightDecay: 1e-4 }), { kind: 'cosine', tMax: 3, etaMin: 1e-4, warmupSteps: 7 }],
   ['adamw, warm-up', adamw({ lr: 3e-3 }), { kind: 'constant', warmupSteps: 12 }],

@@ -57,7 +57,11 @@ describe('the optimizer pass over a flat parameter buffer, against torch.optim i
         const tensors = stateTensors(o.kind === 'sgd' ? 'sgd' : o.kind);
         const optState = storageBuffer(gpu, 'opt_state', new Float32Array(count * tensors));
         const table = new StepTable(gpu, 'test.steps', STEPS, 1);
-        table.setOptimizerSteps(gpu, 0, Array.from({ length: STEPS }, (_, i) => stepValues(o, lrOf(o, i + 1), i + 1)));
+        table.setOptimizerSteps(
+          gpu,
+          0,
+          Array.from({ length: STEPS }, (_, i) => stepValues(o, lrOf(o, i + 1), i + 1)),
+        );
         const stats = storageBuffer(gpu, 'stats', new Uint32Array((STEPS * StepStat.size) / 4));
         const rule = o.kind;
         const kernel = await gpu.pipelines.get(optimizer, 'update_all', optimizerOverrides(count, rule));
@@ -98,7 +102,7 @@ describe('the optimizer pass over a flat parameter buffer, against torch.optim i
     }
   }
 
-  it('raises the step\'s non-finite flag when a new weight or state value is NaN or infinite, and only that step\'s', async () => {
+  it("raises the step's non-finite flag when a new weight or state value is NaN or infinite, and only that step's", async () => {
     const o = adam({ lr: 0.01 });
     const count = 300;
     const rng = new Rng(5);
@@ -122,7 +126,9 @@ describe('the update fused into grad_weight_update (every rule, tiles and rows)'
   ];
   const [M, N, K] = [45, 13, 65];
   for (const tuning of tunings)
-    for (const [name, o] of RULES.filter(([n]) => ['sgd momentum dampening wd', 'sgd nesterov', 'adam wd betas eps', 'adamw wd'].includes(n))) {
+    for (const [name, o] of RULES.filter(([n]) =>
+      ['sgd momentum dampening wd', 'sgd nesterov', 'adam wd betas eps', 'adamw wd'].includes(n),
+    )) {
       it(`${name}, ${tuning.variant}: M ${M}, N ${N}, K ${K}, step 3 from a running state`, async () => {
         const rng = new Rng(M + N + K + name.length);
         const weightOffset = 3;

@@ -7,7 +7,17 @@ const NO_STEP: OptimizerStep = { lr: 0, stepSize: 0, bc2Sqrt: 1, decay: 1, first
 import { StepParams, StepStat } from '../src/kernels/records.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, expectedUpdate, optimizerBindings, randomArray, readF32, readU32, runKernel, storageBuffer, testGpu, uniformBuffer } from './helpers.ts';
+import {
+  expectClose,
+  expectedUpdate,
+  optimizerBindings,
+  randomArray,
+  readF32,
+  readU32,
+  runKernel,
+  storageBuffer,
+  testGpu,
+} from './helpers.ts';
 
 interface RefResult {
   rowLoss: Float64Array;

@@ -16,7 +16,11 @@ export const OPTIMIZER_FLAGS: Record<string, FlagSpec> = {
   beta2: { type: 'number', placeholder: 'B2', help: 'Adam/AdamW beta2 (default 0.999)' },
   eps: { type: 'number', placeholder: 'EPS', help: 'Adam/AdamW eps (default 1e-8)' },
   'weight-decay': { type: 'number', placeholder: 'WD', help: 'weight decay: L2 for sgd/adam, decoupled for adamw (default 0; adamw 0.01)' },
-  'lr-schedule': { type: 'string', placeholder: 'constant|step|cosine', help: 'lr per epoch: StepLR, CosineAnnealingLR (default constant)' },
+  'lr-schedule': {
+    type: 'string',
+    placeholder: 'constant|step|cosine',
+    help: 'lr per epoch: StepLR, CosineAnnealingLR (default constant)',
+  },
   'lr-step-size': { type: 'int', placeholder: 'EPOCHS', help: 'step schedule: epochs between decays (default 1)' },
   'lr-gamma': { type: 'number', placeholder: 'G', help: 'step schedule: decay factor (default 0.1)' },
   'lr-t-max': { type: 'int', placeholder: 'EPOCHS', help: 'cosine schedule: T_max (default: --epochs)' },
@@ -116,9 +120,11 @@ export function resumeConflict(flags: ParsedFlags, saved: { optimizer: Optimizer
     if (mine === undefined) continue;
     const theirs = savedValue[name];
     if (theirs === undefined || JSON.stringify(mine) !== JSON.stringify(theirs)) {
-      return `--resume: the checkpoint was trained with ${o.kind === 'sgd' ? 'sgd' : o.kind} and a ${s.kind} schedule` +
+      return (
+        `--resume: the checkpoint was trained with ${o.kind === 'sgd' ? 'sgd' : o.kind} and a ${s.kind} schedule` +
         (theirs === undefined ? `, where --${name} does not apply` : ` with --${name} ${JSON.stringify(theirs)}`) +
-        '; drop the conflicting flag';
+        '; drop the conflicting flag'
+      );
     }
   }
   return undefined;

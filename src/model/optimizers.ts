@@ -90,7 +90,8 @@ export function sgd(o: SgdOptions): SgdOptimizer {
 function adamFamily(kind: 'adam' | 'adamw', o: AdamOptions, defaultDecay: number): AdamOptimizer {
   options(o, `${kind}({ lr: 0.001 })`);
   const betas = o.betas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2) throw new InputError(`betas must be two numbers [beta1, beta2], got ${JSON.stringify(betas)}`);
+  if (!Array.isArray(betas) || betas.length !== 2)
+    throw new InputError(`betas must be two numbers [beta1, beta2], got ${JSON.stringify(betas)}`);
   const beta = (i: 0 | 1) => finite(`beta${i + 1}`, betas[i], (v) => v >= 0 && v < 1, 'in [0, 1)');
   return Object.freeze({
     kind,
@@ -165,7 +166,11 @@ export function hyperValues(o: Optimizer, stateStride: number): HyperValues {
 }
 
 /** The optimizer's values for its step t (1, 2, …) at learning rate `lr`, as torch.optim computes them (in float64). */
-export function stepValues(o: Optimizer, lr: number, t: number): { lr: number; stepSize: number; bc2Sqrt: number; decay: number; first: number } {
+export function stepValues(
+  o: Optimizer,
+  lr: number,
+  t: number,
+): { lr: number; stepSize: number; bc2Sqrt: number; decay: number; first: number } {
   if (o.kind === 'sgd') return { lr, stepSize: 0, bc2Sqrt: 1, decay: 1, first: t === 1 ? 1 : 0 };
   const [beta1, beta2] = o.betas;
   const biasCorrection1 = 1 - beta1 ** t;

@@ -34,7 +34,10 @@ export class StepTable {
     private readonly batchSize: number,
   ) {
     this.stride = Math.max(StepParams.size, gpu.device.limits.minUniformBufferOffsetAlignment);
-    const bytes = this.records(0, Array.from({ length: slots }, () => NO_OPTIMIZER_STEP));
+    const bytes = this.records(
+      0,
+      Array.from({ length: slots }, () => NO_OPTIMIZER_STEP),
+    );
     this.buffer = gpu.buffers.create(label, bytes.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, bytes);
   }
 
@@ -104,7 +107,8 @@ export class GpuParameters {
     const n = this.layout.totalFloats;
     const all = new Float32Array(n * this.stateTensors);
     if (state) {
-      if (state.length !== this.stateTensors || state.some((s) => s.length !== n)) throw new Error('optimizer state does not match the optimizer');
+      if (state.length !== this.stateTensors || state.some((s) => s.length !== n))
+        throw new Error('optimizer state does not match the optimizer');
       state.forEach((s, i) => all.set(s, i * n));
     }
     this.gpu.write(this.optState, all);

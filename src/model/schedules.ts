@@ -35,7 +35,8 @@ function nonNegative(name: string, v: unknown, positive = false): number {
 
 /** A checked schedule with every field explicit (StepLR's gamma defaults to 0.1 and cosine's etaMin to 0, as torch's). */
 export function lrSchedule(o: LrScheduleOptions): LrSchedule {
-  if (typeof o !== 'object' || o === null) throw new InputError("a learning-rate schedule is an object such as { kind: 'cosine', tMax: 10 }");
+  if (typeof o !== 'object' || o === null)
+    throw new InputError("a learning-rate schedule is an object such as { kind: 'cosine', tMax: 10 }");
   const warmupSteps = integer('warm-up steps', o.warmupSteps ?? 0, 0);
   switch (o.kind) {
     case 'constant':
@@ -70,6 +71,11 @@ export function scheduledLr(base: number, s: LrSchedule, epoch: number, step: nu
 
 /** A one-line description, e.g. "cosine T_max 10 eta_min 0, warm-up 100 steps". */
 export function describeSchedule(s: LrSchedule): string {
-  const base = s.kind === 'step' ? `step every ${s.stepSize} epochs × ${s.gamma}` : s.kind === 'cosine' ? `cosine T_max ${s.tMax} eta_min ${s.etaMin}` : 'constant';
+  const base =
+    s.kind === 'step'
+      ? `step every ${s.stepSize} epochs × ${s.gamma}`
+      : s.kind === 'cosine'
+        ? `cosine T_max ${s.tMax} eta_min ${s.etaMin}`
+        : 'constant';
   return s.warmupSteps > 1 ? `${base}, warm-up ${s.warmupSteps} steps` : base;
 }

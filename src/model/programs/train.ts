@@ -180,15 +180,25 @@ export class TrainProgram extends Program {
         return this.add(d, kernel, () => ({ logits: acts[L]!, labels, dlogits: grads[L]!, stats: o.stats, step }), o.steps);
       }
       case 'dense.backward_fused':
-        return this.add(d, await this.denseKernel(d, t), (p) => ({
-          x: acts[l]!,
-          params: params[p],
-          dy: grads[l + 1]!,
-          dx: grads[l]!,
-          ...update(p),
-        }), o.steps);
+        return this.add(
+          d,
+          await this.denseKernel(d, t),
+          (p) => ({
+            x: acts[l]!,
+            params: params[p],
+            dy: grads[l + 1]!,
+            dx: grads[l]!,
+            ...update(p),
+          }),
+          o.steps,
+        );
       case 'dense.grad_weight_update':
-        return this.add(d, await this.denseKernel(d, t), (p) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]!, ...update(p) }), o.steps);
+        return this.add(
+          d,
+          await this.denseKernel(d, t),
+          (p) => ({ x: acts[l]!, params: params[p], dy: grads[l + 1]!, ...update(p) }),
+          o.steps,
+        );
       case 'dense.grad_weight':
         return this.add(d, await this.denseKernel(d, t), () => ({ x: acts[l]!, dy: grads[l + 1]!, grads: model.grads }));
       case 'dense.grad_input':

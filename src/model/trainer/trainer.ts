@@ -354,7 +354,9 @@ export class Trainer {
     }
     if (s.stepInEpoch > this.stepsPerEpoch) throw new InputError('the checkpoint does not fit this data set and batch size');
     if (s.optimizerState.length !== this.model.stateTensors) {
-      throw new InputError(`the checkpoint has ${s.optimizerState.length} optimizer state tensors, ${this.config.optimizer.kind} keeps ${this.model.stateTensors}`);
+      throw new InputError(
+        `the checkpoint has ${s.optimizerState.length} optimizer state tensors, ${this.config.optimizer.kind} keeps ${this.model.stateTensors}`,
+      );
     }
     this.model.setWeights(s.weights, s.optimizerState);
     this.epoch = s.epoch;
