@@ -3,6 +3,7 @@
  * any GPU object is made: a run that cannot fit is refused with one line naming the limit, both
  * sizes and what to change, rather than failing later with a raw validation error.
  */
+import type { Optimizer } from '../optimizers.ts';
 import { InputError } from '../../runtime/errors.ts';
 import { denseGrid, splitPartialFloats, type DenseEntry } from '../../kernels/dense.ts';
 import { StepStat } from '../../kernels/records.ts';
@@ -28,6 +29,8 @@ export interface LimitsPlan {
   readonly tuning: Tuning;
   readonly train: Dataset;
   readonly test?: Dataset | undefined;
+  /** its state tensors are one buffer, each flat like the parameters */
+  readonly optimizer?: Optimizer;
 }
 
 const MIB = 1024 * 1024;
@@ -50,6 +53,15 @@ function bufferNeeds(p: LimitsPlan, limit: number): { what: string; size: number
       size: layout.totalFloats * 4,
       fix: 'use smaller layers',
     },
+    ...(p.optimizer && p.optimizer.kind !== 'sgd'
+      ? [
+          {
+            what: `the ${p.optimizer.kind} state (exp_avg and exp_avg_sq of ${layout.totalFloats.toLocaleString('en-US')} parameters)`,
+            size: 2 * layout.totalFloats * 4,
+            fix: 'use smaller layers or SGD',
+          },
+        ]
+      : []),
     {
       what: `the activations of a batch (${p.batchSize} rows × ${widest} features of the widest layer)`,
       size: p.batchSize * perRow,
