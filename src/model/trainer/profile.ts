@@ -34,7 +34,7 @@ export async function profileStep(gpu: Gpu, model: GpuParameters, program: Train
   const bytes = model.layout.totalFloats * 4;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const savedParams = gpu.buffers.create('profile.params', bytes, usage);
-  const savedVelocity = gpu.buffers.create('profile.momentum', bytes, usage);
+  const savedState = gpu.buffers.create('profile.optimizer', model.optState.size, usage);
   const count = labels.length * 2;
   const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count, label: 'profile.timestamps' }) : undefined;
   const resolved = timestamps
@@ -44,12 +44,12 @@ export async function profileStep(gpu: Gpu, model: GpuParameters, program: Train
     const current = model.params[model.current];
     const encoder = device.createCommandEncoder({ label: 'profile.step' });
     encoder.copyBufferToBuffer(current, 0, savedParams, 0, bytes);
-    encoder.copyBufferToBuffer(model.velocity, 0, savedVelocity, 0, bytes);
+    encoder.copyBufferToBuffer(model.optState, 0, savedState, 0, model.optState.size);
     program.encodeTimed(encoder, slot, querySet);
     // The step wrote the other parameter buffer (fused update) or this one (separate update), and
-    // the momentum: put back what was there, so the profile leaves no trace.
+    // the optimizer's state: put back what was there, so the profile leaves no trace.
     encoder.copyBufferToBuffer(savedParams, 0, current, 0, bytes);
-    encoder.copyBufferToBuffer(savedVelocity, 0, model.velocity, 0, bytes);
+    encoder.copyBufferToBuffer(savedState, 0, model.optState, 0, model.optState.size);
     if (querySet && resolved) encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
     const start = performance.now();
     device.queue.submit([encoder.finish()]);
@@ -67,6 +67,6 @@ export async function profileStep(gpu: Gpu, model: GpuParameters, program: Train
     return { timestamps: true, rows: program.rows, dispatches, totalMs: dispatches.reduce((a, d) => a + d.ms, 0) };
   } finally {
     querySet?.destroy();
-    for (const b of [savedParams, savedVelocity, resolved]) if (b) gpu.buffers.destroy(b);
+    for (const b of [savedParams, savedState, resolved]) if (b) gpu.buffers.destroy(b);
   }
 }
