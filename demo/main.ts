@@ -7,13 +7,7 @@
  * Test-only URL knobs: `?subset=N&test=M` train and test on the first N / M images;
  * `?debug` exposes `window.__demo` (device loss, buffer count, weights hash) for test/demo.test.ts.
  */
-// The page's CSS, split by concern; this order is the cascade's.
-import './styles/base.css';
-import './styles/layout.css';
-import './styles/controls.css';
-import './styles/training.css';
-import './styles/narrow.css';
-import './styles/charts.css';
+import './styles/index.css';
 import { PageActions } from './actions.ts';
 import { DataPanel } from './data-panel.ts';
 import { showAdapter, showNoWebGpu } from './device.ts';

@@ -6,8 +6,8 @@
  */
 import { DivergenceError } from '../../runtime/errors.ts';
 import type { EvalResult } from './evaluator.ts';
-import type { Chunk, ChunkStats } from './submit-ring.ts';
-import { Trainer } from './trainer.ts';
+import { divergenceIn, type Chunk, type ChunkStats } from './submit-ring.ts';
+import { type Trainer } from './trainer.ts';
 
 export interface BatchReport {
   readonly epoch: number;
@@ -97,7 +97,7 @@ export async function fitLoop(t: Trainer, o: FitOptions): Promise<FitResult> {
   const reports: EpochReport[] = [];
   let failure: unknown;
   const finish = (chunk: Chunk, stats: ChunkStats) => {
-    const diverged = Trainer.divergence(chunk, stats);
+    const diverged = divergenceIn(chunk, stats);
     if (diverged) throw diverged;
     for (let i = 0; i < chunk.count; i++) {
       const rows = t.rowsAt(chunk.stepInEpoch + i);

@@ -4,6 +4,7 @@
  * while later command buffers are already queued, and decodes losses and correct counts from it.
  */
 import { StepStat } from '../../kernels/records.ts';
+import { DivergenceError } from '../../runtime/errors.ts';
 import type { Gpu } from '../../runtime/device.ts';
 
 export interface Chunk {
@@ -110,4 +111,27 @@ export class SubmitRing {
     for (const b of this.pool) this.gpu.buffers.destroy(b);
     this.pool.length = 0;
   }
+}
+
+/**
+ * The first step of a chunk with a non-finite loss, or whose update made a parameter or
+ * the optimizer's state non-finite (the kernels' flag), as the error fit() throws
+ */
+export function divergenceIn(chunk: Chunk, stats: ChunkStats): DivergenceError | undefined {
+  for (let i = 0; i < chunk.count; i++) {
+    const step = chunk.firstStep + i;
+    if (!Number.isFinite(stats.losses[i]!)) {
+      return new DivergenceError(
+        `training diverged: the loss of step ${step + 1} is ${stats.losses[i]} (try a smaller learning rate)`,
+        step,
+      );
+    }
+    if (stats.nonfinite[i]) {
+      return new DivergenceError(
+        `training diverged: the update of step ${step + 1} made a weight or the optimizer's state NaN or infinite (try a smaller learning rate)`,
+        step,
+      );
+    }
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@
  * each taking its batch offset and loss slot from a StepTable through dynamic offsets) and reads
  * each command buffer's losses back asynchronously while later ones are already queued.
  */
-import { DivergenceError, InputError } from '../../runtime/errors.ts';
+import { InputError } from '../../runtime/errors.ts';
 import type { Gpu } from '../../runtime/device.ts';
 import { StepStat } from '../../kernels/records.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -23,7 +23,7 @@ import { checkLimits } from './limits.ts';
 import { Evaluator, Predictor, type EvalResult } from './evaluator.ts';
 import { SnapshotRing } from './snapshots.ts';
 import type { CheckpointConfig, TrainerState } from './state.ts';
-import { SubmitRing, type Chunk, type ChunkStats } from './submit-ring.ts';
+import { SubmitRing, type Chunk } from './submit-ring.ts';
 import { fitLoop, type FitOptions, type FitResult } from './fit.ts';
 import { profileStep, type StepProfile } from './profile.ts';
 
@@ -216,29 +216,6 @@ export class Trainer {
     this.globalStep += count;
     this.stepInEpoch += count;
     return this.ring.submit(encoder, this.stats, { firstStep, epoch: this.epoch, stepInEpoch, count, samples }, encodeStart);
-  }
-
-  /**
-   * @internal the first step of a chunk with a non-finite loss, or whose update made a parameter or
-   * the optimizer's state non-finite (the kernels' flag), as the error fit() throws
-   */
-  static divergence(chunk: Chunk, stats: ChunkStats): DivergenceError | undefined {
-    for (let i = 0; i < chunk.count; i++) {
-      const step = chunk.firstStep + i;
-      if (!Number.isFinite(stats.losses[i]!)) {
-        return new DivergenceError(
-          `training diverged: the loss of step ${step + 1} is ${stats.losses[i]} (try a smaller learning rate)`,
-          step,
-        );
-      }
-      if (stats.nonfinite[i]) {
-        return new DivergenceError(
-          `training diverged: the update of step ${step + 1} made a weight or the optimizer's state NaN or infinite (try a smaller learning rate)`,
-          step,
-        );
-      }
-    }
-    return undefined;
   }
 
   /** @internal after a divergence: back to the last weights that produced only finite losses */
