@@ -227,6 +227,8 @@ export function cases(o: KernelBenchOptions, variants: readonly Variant[]): Case
         const labels = new Uint32Array(B).map(() => ctx.rng.nextBelow(s.N));
         const steps = new StepTable(ctx.gpu, 'bench.steps', 2, B);
         ctx.keep(steps.buffer);
+        // train_head reads its step's lr (and the first-step flag) from this table's slot 1.
+        ctx.optimizerStep(steps, 1);
         const stats = ctx.storage('stats', (2 * StepStat.size) / 4);
         const dhidden = ctx.storage('dhidden', B * s.K);
         const paramsOut = ctx.storage('params_out', layout.totalFloats);

@@ -92,6 +92,11 @@ export class CaseContext {
     };
   }
 
+  /** Writes HYPER's SGD values for the bench's step into `slot` of a kernel's own step table. */
+  optimizerStep(table: StepTable, slot: number): void {
+    table.setOptimizerSteps(this.gpu, slot, [stepValues(BENCH_SGD, HYPER.lr, BENCH_STEP)]);
+  }
+
   keep(buffer: GPUBuffer): GPUBuffer {
     this.made.push(buffer);
     return buffer;
