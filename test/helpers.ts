@@ -266,3 +266,19 @@ export function createTrainer(gpu: Gpu, data: MnistLike, r: TestRun = {}): Promi
     ...(r.init ? { init: r.init, initName: r.initName ?? 'init' } : {}),
   });
 }
+
+/**
+ * The parity tests' measure: ‖Δours − Δtheirs‖ / ‖Δtheirs‖, Δ being the change of a tensor from the
+ * same init, so it compares what training did rather than weights that barely moved.
+ */
+export function relativeChangeError(init: Tensor, ours: Tensor, theirs: Tensor): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < init.data.length; i++) {
+    const a = ours.data[i]! - init.data[i]!;
+    const b = theirs.data[i]! - init.data[i]!;
+    diff += (a - b) ** 2;
+    norm += b ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}

@@ -4,7 +4,7 @@ import { layersOfStateDict } from '../src/model/layout.ts';
 import { checkOptimizer } from '../src/model/optimizers.ts';
 import { lrSchedule, scheduledLr, type LrScheduleOptions } from '../src/model/schedules.ts';
 import type { Gpu } from '../src/runtime/device.ts';
-import { createTrainer, golden, goldenJson, realMnist, takeSplit, testGpu } from './helpers.ts';
+import { createTrainer, golden, goldenJson, realMnist, relativeChangeError, takeSplit, testGpu } from './helpers.ts';
 
 // Parity with PyTorch for every optimizer and schedule case of test/golden/optimizers.json
 // (test/golden/README.md: the rules, the schedules and how the files were made): from the same
@@ -34,18 +34,6 @@ beforeAll(async () => {
   gpu = await testGpu();
 });
 afterAll(() => gpu?.destroy());
-
-function relativeChangeError(init: Tensor, ours: Tensor, theirs: Tensor): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < init.data.length; i++) {
-    const a = ours.data[i]! - init.data[i]!;
-    const b = theirs.data[i]! - init.data[i]!;
-    diff += (a - b) ** 2;
-    norm += b ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
 
 describe('the schedules give each step the lr torch used', () => {
   for (const c of manifest.cases) {

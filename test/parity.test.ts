@@ -3,7 +3,7 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { layersOfStateDict } from '../src/model/layout.ts';
 import type { Tensor } from '../src/model/io/safetensors.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING } from '../src/model/programs/tuning.ts';
-import { createTrainer, golden, goldenJson, realMnist, testGpu, type TestRun } from './helpers.ts';
+import { createTrainer, golden, goldenJson, realMnist, relativeChangeError, testGpu, type TestRun } from './helpers.ts';
 
 // Parity with PyTorch (test/golden/README.md says how the files were made): from the same
 // starting weights, without shuffling, K steps here must change the weights as K steps of
@@ -14,18 +14,6 @@ beforeAll(async () => {
   gpu = await testGpu();
 });
 afterAll(() => gpu?.destroy());
-
-function relativeChangeError(init: Tensor, ours: Tensor, theirs: Tensor): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < init.data.length; i++) {
-    const a = ours.data[i]! - init.data[i]!;
-    const b = theirs.data[i]! - init.data[i]!;
-    diff += (a - b) ** 2;
-    norm += b ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
 
 async function trainFromGolden(overrides: TestRun & { maxSteps: number }): Promise<{ weights: Map<string, Tensor>; losses: number[] }> {
   const init = golden('parity-init.safetensors');
