@@ -11,6 +11,22 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
+/** relu_forward and relu_backward over `x` (and `dy`), each into a NaN-poisoned output. */
+async function runRelu(x: Float32Array, dy: Float32Array): Promise<{ y: Float32Array; dx: Float32Array }> {
+  const count = x.length;
+  const y = storageBuffer(gpu, 'y', count);
+  const dx = storageBuffer(gpu, 'dx', count);
+  const xb = storageBuffer(gpu, 'x', x);
+  await runKernel(gpu, await gpu.pipelines.get(relu, 'relu_forward', reluOverrides(count)), { x: xb, y }, reluGrid(count));
+  await runKernel(
+    gpu,
+    await gpu.pipelines.get(relu, 'relu_backward', reluOverrides(count)),
+    { x: xb, dy: storageBuffer(gpu, 'dy', dy), dx },
+    reluGrid(count),
+  );
+  return { y: await readF32(gpu, y), dx: await readF32(gpu, dx) };
+}
+
 describe('ReLU kernels', () => {
   for (const count of [1, 255, 256, 257, 45 * 65, 64 * 784]) {
     it(`forward and backward over ${count} values, exact zeros included`, async () => {
@@ -18,23 +34,14 @@ describe('ReLU kernels', () => {
       const x = randomArray(rng, count);
       for (let i = 0; i < count; i += 7) x[i] = 0; // PyTorch: relu'(0) = 0
       const dy = randomArray(rng, count);
-      const y = storageBuffer(gpu, 'y', count);
-      const dx = storageBuffer(gpu, 'dx', count);
-      const xb = storageBuffer(gpu, 'x', x);
-      await runKernel(gpu, await gpu.pipelines.get(relu, 'relu_forward', reluOverrides(count)), { x: xb, y }, reluGrid(count));
-      await runKernel(
-        gpu,
-        await gpu.pipelines.get(relu, 'relu_backward', reluOverrides(count)),
-        { x: xb, dy: storageBuffer(gpu, 'dy', dy), dx },
-        reluGrid(count),
-      );
+      const { y, dx } = await runRelu(x, dy);
       expectClose(
-        await readF32(gpu, y),
+        y,
         Array.from(x, (v) => Math.max(v, 0)),
         { atol: 0, rtol: 0, what: 'relu(x)' },
       );
       expectClose(
-        await readF32(gpu, dx),
+        dx,
         Array.from(x, (v, i) => (v > 0 ? dy[i]! : 0)),
         { atol: 0, rtol: 0, what: 'relu backward' },
       );
@@ -46,19 +53,9 @@ describe('ReLU kernels', () => {
   it('propagates NaN as PyTorch: relu(NaN) = NaN, the gradient at a NaN input passes', async () => {
     const x = Float32Array.of(Number.NaN, -1, 0, 2, Number.NaN, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
     const dy = Float32Array.of(0.5, 0.5, 0.5, 0.5, 0.25, 0.5, 0.5);
-    const count = x.length;
-    const y = storageBuffer(gpu, 'y', count);
-    const dx = storageBuffer(gpu, 'dx', count);
-    const xb = storageBuffer(gpu, 'x', x);
-    await runKernel(gpu, await gpu.pipelines.get(relu, 'relu_forward', reluOverrides(count)), { x: xb, y }, reluGrid(count));
-    await runKernel(
-      gpu,
-      await gpu.pipelines.get(relu, 'relu_backward', reluOverrides(count)),
-      { x: xb, dy: storageBuffer(gpu, 'dy', dy), dx },
-      reluGrid(count),
-    );
-    expect(Array.from(await readF32(gpu, y))).toEqual([NaN, 0, 0, 2, NaN, 0, Infinity]);
-    expect(Array.from(await readF32(gpu, dx))).toEqual([0.5, 0, 0, 0.5, 0.25, 0, 0.5]);
+    const { y, dx } = await runRelu(x, dy);
+    expect(Array.from(y)).toEqual([NaN, 0, 0, 2, NaN, 0, Infinity]);
+    expect(Array.from(dx)).toEqual([0.5, 0, 0, 0.5, 0.25, 0, 0.5]);
   });
 
   for (const tuning of [
