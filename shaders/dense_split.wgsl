@@ -13,6 +13,10 @@
 // the weight kernels; y = ⌈rows / BLOCK_ROWS⌉ (backward_fused: weight blocks, then dX).
 // No invocation returns early: every one must reach the barrier.
 
+// 4 × 4 tiles: SPLIT partial blocks of them must fit the 16 KiB of workgroup memory.
+const TILE_M: u32 = 4u;
+const TILE_N: u32 = 4u;
+
 override SPLIT: u32 = 1u;
 override BLOCK_ROWS: u32 = WG_Y * TILE_M;
 override BLOCK_COLS: u32 = WG_X * TILE_N;

@@ -5,6 +5,14 @@
 // straight from global memory, with no workgroup memory and no barriers: on a batch of 64 the
 // whole working set sits in cache, and software adapters (lavapipe) pay dearly for barriers.
 // The other variants (dense_rows.wgsl, dense_split.wgsl) have the same entry points and bindings.
+//
+// 8 × 8 outputs an invocation: llvmpipe turns every storage load into a loop over its SIMD lanes
+// with a bounds check per lane (about ten instructions a lane), so a step costs about its loads,
+// and a tile of TILE_M × TILE_N loads TILE_M + TILE_N values for TILE_M·TILE_N FMAs. Measured on
+// lavapipe (bench/RESULTS.md, 2026-12-02): 8 × 8 takes 2.4× less CPU time a training step than
+// 4 × 4; larger tiles spill the accumulators and compile for minutes.
+const TILE_M: u32 = 8u;
+const TILE_N: u32 = 8u;
 
 // Y[m, n] = Σ_k X[m, k] · W[n, k] + b[n]       grid: (⌈N / (WG_X·TILE_N)⌉, ⌈M / (WG_Y·TILE_M)⌉)
 @compute @workgroup_size(WG_X, WG_Y)
@@ -13,14 +21,11 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n0 = gid.x * TILE_N;
   if (m0 >= M || n0 >= N) { return; }
   let acc = forward_partial(m0, n0, 0u, K);
-  for (var j = 0u; j < TILE_N; j++) {
-    let n = n0 + j;
-    if (n >= N) { break; }
-    for (var i = 0u; i < TILE_M; i++) {
-      let m = m0 + i;
-      if (m >= M) { break; }
-      forward_store(m, n, acc[i][j]);
-    }
+  // Epilogue loops bounded by the tile's edge (see update_weight_tile).
+  let rows = min(TILE_M, M - m0);
+  let cols = min(TILE_N, N - n0);
+  for (var j = 0u; j < cols; j++) {
+    for (var i = 0u; i < rows; i++) { forward_store(m0 + i, n0 + j, acc[i][j]); }
   }
 }
 
@@ -29,14 +34,10 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn grad_input_tile(m0: u32, k0: u32) {
   if (m0 >= M || k0 >= K) { return; }
   let acc = grad_input_partial(m0, k0, 0u, N);
-  for (var i = 0u; i < TILE_M; i++) {
-    let m = m0 + i;
-    if (m >= M) { break; }
-    for (var j = 0u; j < TILE_N; j++) {
-      let k = k0 + j;
-      if (k >= K) { break; }
-      grad_input_store(m, k, acc[i][j]);
-    }
+  let rows = min(TILE_M, M - m0);
+  let cols = min(TILE_N, K - k0);
+  for (var i = 0u; i < rows; i++) {
+    for (var j = 0u; j < cols; j++) { grad_input_store(m0 + i, k0 + j, acc[i][j]); }
   }
 }
 
@@ -66,17 +67,17 @@ fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
   return t;
 }
 
+// The loops run to the tile's edge within the layer, a bound known only at run time: with constant
+// bounds the compiler unrolls them into TILE_M·TILE_N copies of the optimizer's rule, which took
+// lavapipe minutes to compile for 8×8 tiles (one copy: seconds; the update is not the hot loop).
 fn update_weight_tile(n0: u32, k0: u32) {
   if (n0 >= N || k0 >= K) { return; }
   let t = grad_weight_tile(n0, k0);
-  for (var i = 0u; i < TILE_M; i++) {
+  let rows = min(TILE_M, N - n0);
+  let cols = min(TILE_N, K - k0);
+  for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    if (n >= N) { break; }
-    for (var j = 0u; j < TILE_N; j++) {
-      let k = k0 + j;
-      if (k >= K) { break; }
-      update_at(W_OFF + n * K + k, t.dw[i][j]);
-    }
+    for (var j = 0u; j < cols; j++) { update_at(W_OFF + n * K + k0 + j, t.dw[i][j]); }
     if (k0 == 0u) { update_at(B_OFF + n, t.db[i]); }
   }
 }
@@ -94,14 +95,11 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
   let k0 = gid.x * TILE_N;
   if (n0 >= N || k0 >= K) { return; }
   let t = grad_weight_tile(n0, k0);
-  for (var i = 0u; i < TILE_M; i++) {
+  let rows = min(TILE_M, N - n0);
+  let cols = min(TILE_N, K - k0);
+  for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    if (n >= N) { break; }
-    for (var j = 0u; j < TILE_N; j++) {
-      let k = k0 + j;
-      if (k >= K) { break; }
-      grads[W_OFF + n * K + k] = t.dw[i][j];
-    }
+    for (var j = 0u; j < cols; j++) { grads[W_OFF + n * K + k0 + j] = t.dw[i][j]; }
     if (k0 == 0u) { grads[B_OFF + n] = t.db[i]; }
   }
 }

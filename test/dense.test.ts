@@ -6,8 +6,7 @@ import {
   gradInputGrid,
   gradWeightGrid,
   denseOverrides,
-  TILE_M,
-  TILE_N,
+  TILES,
   ROW_BLOCK,
   splitPartialFloats,
   type DenseShape,
@@ -63,7 +62,8 @@ function layout(M: number, N: number, K: number): DenseShape & { total: number }
   return { rows: M, inFeatures: K, outFeatures: N, weightOffset, biasOffset, total: biasOffset + N + 2 };
 }
 
-// Shapes around the 4×(8·4) tiles: 1, tile±1, odd sizes, and the MLP's own.
+// Shapes around the tiles (8×8 outputs an invocation for `tiles`, 4×4 for `split`, blocks of 64 columns and
+// 16–32 rows): 1, tile±1, odd sizes, and the MLP's own.
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [1, 10, 64],
@@ -76,8 +76,8 @@ const shapes: [number, number, number][] = [
 ];
 
 const tunings: DenseTuning[] = [
-  { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
-  { variant: 'tiles', wgX: 16, wgY: 4, split: 1 },
+  { variant: 'tiles', wgX: 8, wgY: 2, split: 1 },
+  { variant: 'tiles', wgX: 4, wgY: 4, split: 1 },
   { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
   { variant: 'rows', wgX: 8, wgY: 1, split: 1 },
   { variant: 'split', wgX: 4, wgY: 4, split: 16 },
@@ -234,9 +234,9 @@ describe('matmul kernels against float64 references', () => {
 
   it('sizes grids to cover every output element, and no more than one extra workgroup per dimension', () => {
     const s = layout(65, 10, 7);
-    expect(forwardGrid(s, tunings[0]!)).toEqual([1, Math.ceil(65 / (8 * TILE_M)), 1]);
+    expect(forwardGrid(s, tunings[0]!)).toEqual([1, Math.ceil(65 / (tunings[0]!.wgY * TILES.tiles[0])), 1]);
     expect(forwardGrid(s, tunings[2]!)).toEqual([1, Math.ceil(65 / ROW_BLOCK), 1]);
     // the split weight kernels carry db as an extra column K
-    expect(gradWeightGrid(s, tunings[4]!)).toEqual([Math.ceil(8 / (4 * TILE_N)), Math.ceil(10 / (4 * TILE_M)), 1]);
+    expect(gradWeightGrid(s, tunings[4]!)).toEqual([Math.ceil(8 / (4 * TILES.split[1])), Math.ceil(10 / (4 * TILES.split[0])), 1]);
   });
 });

@@ -1,8 +1,6 @@
 // Register tiles of TILE_M × TILE_N outputs, for the dense kernels that compute in tiles
 // (dense_tiles.wgsl, dense_split.wgsl): each partial sum runs over one range of the reduction.
-
-const TILE_M: u32 = 4u;
-const TILE_N: u32 = 4u;
+// The including file declares the tile's size (`const TILE_M: u32`, `const TILE_N: u32`).
 
 alias Tile = array<array<f32, TILE_N>, TILE_M>;
 

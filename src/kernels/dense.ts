@@ -46,8 +46,11 @@ export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntr
   split: defineFamily({ name: 'dense_split', source: composeWgsl(splitSource, tile, ...shared), entries }),
 };
 
-export const TILE_M = wgslConst(tile, 'TILE_M');
-export const TILE_N = wgslConst(tile, 'TILE_N');
+/** Outputs per invocation of the tiled variants, as their WGSL files declare them: [rows, columns]. */
+export const TILES: Readonly<Record<'tiles' | 'split', readonly [number, number]>> = {
+  tiles: [wgslConst(tilesSource, 'TILE_M'), wgslConst(tilesSource, 'TILE_N')],
+  split: [wgslConst(splitSource, 'TILE_M'), wgslConst(splitSource, 'TILE_N')],
+};
 export const ROW_BLOCK = wgslConst(rowsSource, 'ROW_BLOCK');
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
@@ -81,7 +84,7 @@ export function denseFamily(t: DenseTuning): KernelFamily<DenseEntry> {
 
 /** Floats of workgroup memory a `split` workgroup holds its partial tiles in. */
 export function splitPartialFloats(t: DenseTuning): number {
-  return t.variant === 'split' ? t.split * t.wgX * TILE_N * t.wgY * TILE_M : 0;
+  return t.variant === 'split' ? t.split * t.wgX * TILES.split[1] * t.wgY * TILES.split[0] : 0;
 }
 
 /** `rule`: the optimizer's update rule, for the updating entries (grad_weight_update, backward_fused). */
@@ -106,15 +109,11 @@ export function denseOverrides(
   };
 }
 
-function tiles(extent: number, per: number, tile: number): number {
-  return ceilDiv(extent, per * tile);
-}
-
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
 function rowsAndColumns(rows: number, columns: number, t: DenseTuning): [number, number] {
-  return t.variant === 'rows'
-    ? [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)]
-    : [tiles(rows, t.wgY, TILE_M), tiles(columns, t.wgX, TILE_N)];
+  if (t.variant === 'rows') return [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)];
+  const [tileRows, tileColumns] = TILES[t.variant];
+  return [ceilDiv(rows, t.wgY * tileRows), ceilDiv(columns, t.wgX * tileColumns)];
 }
 
 export function forwardGrid(s: DenseShape, t: DenseTuning): Grid {
