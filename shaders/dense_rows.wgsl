@@ -66,12 +66,14 @@ fn grad_weight_block(n0: u32, k: u32) -> WeightRows {
   return t;
 }
 
+// Bounded by the block's edge, known only at run time, so the compiler keeps one copy of the
+// optimizer's rule rather than unrolling ROW_BLOCK of them (as dense_tiles.wgsl's update_weight_tile).
 fn update_weight_block(n0: u32, k: u32) {
   let t = grad_weight_block(n0, k);
-  if (k >= K) { return; }
-  for (var i = 0u; i < ROW_BLOCK; i++) {
+  if (k >= K || n0 >= N) { return; }
+  let rows = min(ROW_BLOCK, N - n0);
+  for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    if (n >= N) { break; }
     update_at(W_OFF + n * K + k, t.dw[i]);
     if (k == 0u) { update_at(B_OFF + n, t.db[i]); }
   }
