@@ -179,7 +179,6 @@ class App extends PageActions {
       this.device = await this.engine.call({ type: 'init' });
       this.deviceLost = false;
       showAdapter(this.device);
-      this.form.setAvailable(this.device.optimizers, this.device.schedules);
       this.profile.setDevice(this.device.timestamps);
     } catch (error) {
       this.device = undefined;
