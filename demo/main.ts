@@ -16,7 +16,7 @@ import { wireDrops } from './drop.ts';
 import { Engine, WorkerError } from './engine.ts';
 import type { GridMode } from './grid.ts';
 import type { Note, RunInfo, RunSettings } from './protocol.ts';
-import { chartsPng, downloadBlob } from './runs.ts';
+import { downloadBlob } from './runs.ts';
 import { byId, formatCount, formatDuration, formatPercent, setText } from './ui.ts';
 
 /** How often the drawing's probabilities and the GPU profile follow the training. */
@@ -92,7 +92,7 @@ class App extends PageActions {
     on(byId('clear-saved'), () => this.clearSaved());
     on(el.profileRun, () => this.profileNow());
     on(el.exportCsv, () => this.exportCsv());
-    on(byId('export-png'), async () => downloadBlob('mnist-charts.png', await chartsPng([el.chart, el.accChart])));
+    on(byId('export-png'), async () => downloadBlob('mnist-charts.png', await this.charts.png()));
     this.form.el.lr.addEventListener('change', () => void this.guard(() => this.liveLearningRate(true)));
     el.load.addEventListener('change', () => {
       const file = el.load.files?.[0];
