@@ -73,6 +73,9 @@ class App extends PageActions {
     this.engine.onNote = (note) => this.onNote(note);
     this.updateControls();
     if (this.knobs.debug) this.exposeDebugHooks();
+    // The page's first layout and paint before the device and the data: the worker's start-up
+    // (decompressing MNIST, compiling for the GPU) would otherwise share the CPU with them.
+    await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));
     await Promise.all([this.acquire(), this.data.fromServer()]);
     if (this.phase === 'boot') this.setPhase('idle');
     await this.guard(() => this.offerSaved());
@@ -393,4 +396,5 @@ class App extends PageActions {
   }
 }
 
-void new App().boot();
+// A task of its own, after the one that ran this module and laid out the page: two short tasks, not one long one.
+setTimeout(() => void new App().boot());
