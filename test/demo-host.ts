@@ -27,14 +27,13 @@ function descends(pid: number, root: number): boolean {
 }
 
 /**
- * Chrome runs its GPU process at display priority (nice −8 on Linux). On a CPU adapter that
- * process does the training's GPU work: its main thread (Dawn, SwiftShader's queue, ~95% of a
- * core) and SwiftShader's worker threads (named `Thread<NN>` by its scheduler, marl, which inherit
- * the −8) fill both cores at six times the weight of the page's main thread (nice 0), and a frame
- * of 4 ms of CPU takes 50–150 ms of wall time (demo/README.md has the trace). A hardware GPU does
- * that work on the GPU, not on the page's cores. So the main-thread case gives those threads the
- * page's priority from the moment they exist (threads started later inherit it), and measures
- * the page. The returned function stops watching and says how many threads it moved.
+ * Chrome runs its GPU process at display priority (nice −8 on Linux), and SwiftShader's worker
+ * threads (named `Thread<NN>` by its scheduler, marl) inherit it: on a CPU adapter the training's
+ * GPU work then fills both cores at six times the weight of the page's main thread (nice 0), and
+ * a frame of 4 ms of CPU takes 50–150 ms of wall time (demo/README.md has the trace). A hardware
+ * GPU does that work on the GPU, not on the page's cores. So the main-thread case gives those
+ * threads the page's priority from the moment they exist, and measures the page. The returned
+ * function stops watching and says how many threads were moved (none with a hardware adapter).
  */
 export function softwareGpuAtPagePriority(browserPid: number): () => number {
   const moved = new Set<number>();
@@ -43,9 +42,7 @@ export function softwareGpuAtPagePriority(browserPid: number): () => number {
       try {
         if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=gpu-process') || !descends(pid, browserPid)) continue;
         for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
-          // The process's main thread (CrGpuMain) runs Dawn and SwiftShader's queue: on a CPU adapter, GPU work too.
-          const gpuWork = tid === pid || /^Thread<\d+>$/.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
-          if (!gpuWork || getPriority(tid) >= 0) continue;
+          if (!/^Thread<\d+>$/.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()) || getPriority(tid) >= 0) continue;
           setPriority(tid, 0);
           moved.add(tid);
         }
