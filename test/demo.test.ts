@@ -634,10 +634,18 @@ describe('demo page (built, in headless Chromium)', () => {
       );
       await full.screenshot({ path: join(ARTIFACTS, 'desktop-full-data.png') as `${string}.png`, fullPage: true });
       const software = (await full.$eval('#adapter', (e) => (e as HTMLElement).dataset.state)) === 'fallback';
+      // The long-task list only grows: what came after the load is what starting, training, pausing and saving cost.
+      const afterLoad = end.tasks.slice(atLoad.tasks.length);
       if (!shared) {
         // The page's own work per update is a few milliseconds (the charts are drawn in their worker,
-        // the figures once a second): no task over 50 ms, on any adapter, at any point.
-        expect(end.tasks, 'main-thread long tasks (ms)').toEqual([]);
+        // the figures once a second): no task over 50 ms from Start to the save, on any adapter.
+        expect(afterLoad, 'main-thread long tasks from Start to the save (ms)').toEqual([]);
+        // Loading: the page's first layout (~20 ms of CPU) and the digit grid share the cores with the
+        // worker decompressing MNIST and, on SwiftShader, with the GPU process (nice −8) creating the
+        // device: there, it sometimes crosses 50 ms (up to 146 ms measured, demo/README.md).
+        if (software)
+          expect(Math.max(0, ...atLoad.tasks), 'longest main-thread task while loading (ms), software adapter').toBeLessThan(250);
+        else expect(atLoad.tasks, 'main-thread long tasks while loading (ms)').toEqual([]);
         // On SwiftShader the frames come from a GPU process that also runs the training's command buffers.
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {
