@@ -1,8 +1,8 @@
 /**
  * Test accuracy per epoch: the current run as a solid line with dots, other runs overlaid dashed
- * in their colours. A small canvas, redrawn at most once per frame.
+ * in their colours. Drawn without the DOM, by the chart worker on its OffscreenCanvas.
  */
-import type { Overlay } from './chart.ts';
+import type { Overlay, Surface } from './chart.ts';
 
 const PAD = { left: 40, right: 12, top: 10, bottom: 22 };
 
@@ -10,50 +10,22 @@ export class AccuracyChart {
   private points: { epoch: number; accuracy: number }[] = [];
   private overlays: readonly Overlay[] = [];
   private epochs = 1;
-  private frame = 0;
-
-  constructor(private readonly canvas: HTMLCanvasElement) {
-    new ResizeObserver(() => this.invalidate()).observe(canvas);
-  }
 
   setPlan(epochs: number): void {
     this.epochs = Math.max(1, epochs);
-    this.invalidate();
   }
 
   set(points: readonly { epoch: number; accuracy: number }[]): void {
     this.points = [...points];
-    this.invalidate();
   }
 
   setOverlays(overlays: readonly Overlay[]): void {
     this.overlays = overlays;
-    this.canvas.dataset.overlays = String(overlays.length);
-    this.invalidate();
   }
 
-  private invalidate(): void {
-    this.frame ||= requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
-  }
-
-  private draw(): void {
-    const { canvas } = this;
-    const g = canvas.getContext('2d');
-    const w = canvas.clientWidth;
-    const h = canvas.clientHeight;
-    if (!g || !w || !h) return;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  /** Draws the whole chart (the surface's transform already maps CSS pixels). */
+  draw({ g, width: w, height: h, palette }: Surface): void {
     g.clearRect(0, 0, w, h);
-    const style = getComputedStyle(canvas);
-    const color = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
     const all = [...this.points.map((p) => p.accuracy), ...this.overlays.flatMap((o) => o.tests.map((t) => t.accuracy))];
     const epochs = Math.max(this.epochs, ...this.overlays.map((o) => o.tests.length), this.points.length);
     // From a round tenth under the lowest accuracy up to 1, so late epochs are told apart.
@@ -63,8 +35,8 @@ export class AccuracyChart {
     const x = (epoch: number) => PAD.left + (epoch / epochs) * plotW;
     const y = (a: number) => PAD.top + plotH - ((a - low) / (1 - low)) * plotH;
     g.font = '11px system-ui, sans-serif';
-    g.strokeStyle = color('--chart-grid', 'rgba(0,0,0,0.08)');
-    g.fillStyle = color('--chart-text', '#667');
+    g.strokeStyle = palette.grid;
+    g.fillStyle = palette.text;
     g.textAlign = 'right';
     g.textBaseline = 'middle';
     for (let i = 0; i <= 4; i++) {
@@ -101,9 +73,9 @@ export class AccuracyChart {
         o.color,
         true,
       );
-    line(this.points, color('--chart-test', '#e0703b'), false);
+    line(this.points, palette.test, false);
     if (!all.length) {
-      g.fillStyle = color('--chart-text', '#667');
+      g.fillStyle = palette.text;
       g.textAlign = 'center';
       g.textBaseline = 'middle';
       g.fillText('Test accuracy after each epoch.', PAD.left + plotW / 2, PAD.top + plotH / 2);

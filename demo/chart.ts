@@ -1,12 +1,11 @@
 /**
- * The training-loss chart: a hand-drawn canvas, no dependency. Per-step losses arrive in chunks
- * (`push`), are kept in a growing Float32Array, and are drawn at most once per animation frame:
- * a light line of the raw per-step loss (its range per pixel column once steps outnumber pixels)
- * under a smoothed line, with
- * test losses as dots at the end of each epoch. Other runs can be overlaid (their smoothed line
- * in their own colour). Colours come from CSS custom properties.
+ * The training-loss chart, hand-drawn on a 2D canvas, no dependency. `LossSeries` keeps the
+ * per-step losses (raw and smoothed) as they arrive in chunks: the page keeps one for its figures
+ * and exports, the chart worker (chart-worker.ts) one to draw. `LossChart` draws without touching
+ * the DOM, on the worker's OffscreenCanvas: a light line of the raw per-step loss (its range per
+ * pixel column once steps outnumber pixels) under a smoothed line, with test losses as dots at
+ * the end of each epoch, and other runs overlaid (their smoothed line, dashed, in their colour).
  */
-
 /** Another run drawn under the current one. */
 export interface Overlay {
   readonly label: string;
@@ -32,12 +31,21 @@ export function smoothLosses(losses: Float32Array): Float32Array {
 const SMOOTHING = 0.9;
 const PAD = { left: 40, right: 12, top: 12, bottom: 26 };
 
-interface Palette {
-  raw: string;
-  line: string;
-  test: string;
-  grid: string;
-  text: string;
+/** The charts' colours: CSS custom properties the page reads and sends to the worker. */
+export interface Palette {
+  readonly raw: string;
+  readonly line: string;
+  readonly test: string;
+  readonly grid: string;
+  readonly text: string;
+}
+
+/** Where a chart draws: its context (scaled to CSS pixels), its size in CSS pixels, its colours. */
+export interface Surface {
+  readonly g: OffscreenCanvasRenderingContext2D;
+  readonly width: number;
+  readonly height: number;
+  readonly palette: Palette;
 }
 
 /** Tick values from 0 to at least `max`: multiples of 1, 2 or 5 times a power of ten, about `count` of them. */
@@ -49,34 +57,14 @@ function ticks(max: number, count: number): number[] {
   return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toFixed(10)));
 }
 
-export class LossChart {
-  private raw = new Float32Array(4096);
-  private smooth = new Float32Array(4096);
-  private count = 0;
+/** Per-step losses and their smoothed line, growing chunk by chunk; `truncate` goes back to an earlier step. */
+export class LossSeries {
+  raw = new Float32Array(4096);
+  smooth = new Float32Array(4096);
+  count = 0;
   private ema = 0;
   private emaWeight = 0;
-  private totalSteps = 1;
-  private stepsPerEpoch = 1;
-  private readonly tests: { step: number; loss: number }[] = [];
-  private overlays: { overlay: Overlay; smooth: Float32Array }[] = [];
-  private dirty = true;
-  private frame = 0;
-  private readonly context: CanvasRenderingContext2D;
-
-  constructor(private readonly canvas: HTMLCanvasElement) {
-    const context = canvas.getContext('2d');
-    if (!context) throw new Error('no 2D canvas context');
-    this.context = context;
-    new ResizeObserver(() => this.invalidate()).observe(canvas);
-    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.invalidate());
-  }
-
-  /** The x axis spans the planned run, so the curve grows from left to right. */
-  setPlan(totalSteps: number, stepsPerEpoch: number): void {
-    this.totalSteps = Math.max(1, totalSteps);
-    this.stepsPerEpoch = Math.max(1, stepsPerEpoch);
-    this.invalidate();
-  }
+  readonly tests: { step: number; loss: number }[] = [];
 
   /** Losses of consecutive steps starting at global step `firstStep`. */
   push(firstStep: number, losses: Float32Array): void {
@@ -100,13 +88,11 @@ export class LossChart {
       this.smooth[this.count] = this.ema / this.emaWeight;
       this.count++;
     }
-    this.invalidate();
   }
 
   /** The test loss measured after `step` steps (an epoch's end). */
   markTest(step: number, loss: number): void {
     if (Number.isFinite(loss)) this.tests.push({ step, loss });
-    this.invalidate();
   }
 
   /** Forgets steps from `step` on (training goes on from an earlier point, after a restart). */
@@ -121,7 +107,6 @@ export class LossChart {
     this.ema = ema;
     this.emaWeight = weight;
     while (this.tests.length && this.tests[this.tests.length - 1]!.step > step) this.tests.pop();
-    this.invalidate();
   }
 
   clear(): void {
@@ -129,71 +114,46 @@ export class LossChart {
     this.tests.length = 0;
   }
 
-  /** Other runs to draw under this one (replaces the previous set). */
-  setOverlays(overlays: readonly Overlay[]): void {
-    this.overlays = overlays.map((overlay) => ({ overlay, smooth: smoothLosses(overlay.losses) }));
-    this.canvas.dataset.overlays = String(overlays.length);
-    this.invalidate();
-  }
-
   /** The raw per-step losses so far (a copy). */
   get losses(): Float32Array {
     return this.raw.slice(0, this.count);
   }
 
-  get points(): number {
-    return this.count;
-  }
-
   get lastSmoothed(): number {
     return this.count ? this.smooth[this.count - 1]! : NaN;
   }
+}
 
-  private invalidate(): void {
-    // The step count is a test hook (and says what the chart shows): always current.
-    this.canvas.dataset.points = String(this.count);
-    this.dirty = true;
-    this.frame ||= requestAnimationFrame(() => {
-      this.frame = 0;
-      if (this.dirty) this.draw();
-    });
+export class LossChart {
+  readonly series = new LossSeries();
+  private totalSteps = 1;
+  private stepsPerEpoch = 1;
+  private overlays: { overlay: Overlay; smooth: Float32Array }[] = [];
+
+  /** The x axis spans the planned run, so the curve grows from left to right. */
+  setPlan(totalSteps: number, stepsPerEpoch: number): void {
+    this.totalSteps = Math.max(1, totalSteps);
+    this.stepsPerEpoch = Math.max(1, stepsPerEpoch);
   }
 
-  private palette(): Palette {
-    const style = getComputedStyle(this.canvas);
-    const v = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
-    return {
-      raw: v('--chart-raw', 'rgba(80, 120, 220, 0.25)'),
-      line: v('--chart-line', '#3b6fe0'),
-      test: v('--chart-test', '#e0703b'),
-      grid: v('--chart-grid', 'rgba(0, 0, 0, 0.08)'),
-      text: v('--chart-text', '#667'),
-    };
+  /** Other runs to draw under this one (replaces the previous set). */
+  setOverlays(overlays: readonly Overlay[]): void {
+    this.overlays = overlays.map((overlay) => ({ overlay, smooth: smoothLosses(overlay.losses) }));
   }
 
-  private draw(): void {
-    this.dirty = false;
-    const { canvas, context: g } = this;
-    const dpr = window.devicePixelRatio || 1;
-    const cssWidth = canvas.clientWidth;
-    const cssHeight = canvas.clientHeight;
-    if (!cssWidth || !cssHeight) return;
-    if (canvas.width !== Math.round(cssWidth * dpr) || canvas.height !== Math.round(cssHeight * dpr)) {
-      canvas.width = Math.round(cssWidth * dpr);
-      canvas.height = Math.round(cssHeight * dpr);
-    }
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  /** Draws the whole chart (the surface's transform already maps CSS pixels). */
+  draw({ g, width: cssWidth, height: cssHeight, palette: colors }: Surface): void {
+    const { raw: rawLosses, smooth: smoothLine, count, tests } = this.series;
     g.clearRect(0, 0, cssWidth, cssHeight);
-    const colors = this.palette();
     const plotW = cssWidth - PAD.left - PAD.right;
     const plotH = cssHeight - PAD.top - PAD.bottom;
-    const total = Math.max(this.totalSteps, this.count, ...this.overlays.map((o) => o.smooth.length));
+    const total = Math.max(this.totalSteps, count, ...this.overlays.map((o) => o.smooth.length));
 
     // The y range follows the smoothed curves (raw spikes are clipped), never below 0.5.
     let top = 0.5;
-    for (let i = 0; i < this.count; i++) top = Math.max(top, this.smooth[i]!);
+    for (let i = 0; i < count; i++) top = Math.max(top, smoothLine[i]!);
     for (const o of this.overlays) for (const v of o.smooth) if (Number.isFinite(v)) top = Math.max(top, v);
-    for (const t of this.tests) top = Math.max(top, t.loss);
+    for (const t of tests) top = Math.max(top, t.loss);
     const yTicks = ticks(top * 1.08, 4);
     const yMax = yTicks[yTicks.length - 1]!;
     const x = (step: number) => PAD.left + (step / total) * plotW;
@@ -240,35 +200,35 @@ export class LossChart {
       g.setLineDash([]);
     }
 
-    if (this.count > 0) {
+    if (count > 0) {
       // Loss of step i is plotted where step i ends. Few points: every one; more points than
       // pixels: per pixel column its first, lowest, highest and last value, so spikes survive.
       const columns = Math.max(1, Math.round(plotW));
       const raw = new Path2D();
       const smooth = new Path2D();
-      if (this.count <= columns) {
-        for (let i = 0; i < this.count; i++) {
+      if (count <= columns) {
+        for (let i = 0; i < count; i++) {
           const px = x(i + 1);
-          raw.lineTo(px, y(this.raw[i]!));
-          smooth.lineTo(px, y(this.smooth[i]!));
+          raw.lineTo(px, y(rawLosses[i]!));
+          smooth.lineTo(px, y(smoothLine[i]!));
         }
       } else {
         const perColumn = total / columns;
-        for (let c = 0; c * perColumn < this.count; c++) {
+        for (let c = 0; c * perColumn < count; c++) {
           const from = Math.floor(c * perColumn);
-          const to = Math.min(this.count, Math.max(from + 1, Math.floor((c + 1) * perColumn)));
+          const to = Math.min(count, Math.max(from + 1, Math.floor((c + 1) * perColumn)));
           let lo = Infinity;
           let hi = -Infinity;
           for (let i = from; i < to; i++) {
-            lo = Math.min(lo, this.raw[i]!);
-            hi = Math.max(hi, this.raw[i]!);
+            lo = Math.min(lo, rawLosses[i]!);
+            hi = Math.max(hi, rawLosses[i]!);
           }
           const px = PAD.left + c + 0.5;
-          raw.lineTo(px, y(this.raw[from]!));
+          raw.lineTo(px, y(rawLosses[from]!));
           raw.lineTo(px, y(lo));
           raw.lineTo(px, y(hi));
-          raw.lineTo(px, y(this.raw[to - 1]!));
-          smooth.lineTo(px, y(this.smooth[to - 1]!));
+          raw.lineTo(px, y(rawLosses[to - 1]!));
+          smooth.lineTo(px, y(smoothLine[to - 1]!));
         }
       }
       g.lineJoin = 'round';
@@ -280,7 +240,7 @@ export class LossChart {
       g.stroke(smooth);
     }
 
-    if (this.count === 0 && this.overlays.length === 0) {
+    if (count === 0 && this.overlays.length === 0) {
       g.fillStyle = colors.text;
       g.textAlign = 'center';
       g.textBaseline = 'middle';
@@ -289,7 +249,7 @@ export class LossChart {
     }
 
     g.fillStyle = colors.test;
-    for (const t of this.tests) {
+    for (const t of tests) {
       g.beginPath();
       g.arc(x(t.step), y(t.loss), 4, 0, Math.PI * 2);
       g.fill();

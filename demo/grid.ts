@@ -5,6 +5,7 @@
  */
 import { MNIST_SIDE } from './draw.ts';
 import type { GridDigits, GridUpdate } from './protocol.ts';
+import { formatCount } from './ui.ts';
 
 const GRID_SIZE = 48;
 
@@ -88,7 +89,7 @@ export class DigitGrid {
     } else if (this.mode === 'mistakes') {
       const total = u.wrong ?? 0;
       this.summary.textContent = total
-        ? `${Math.min(total, GRID_SIZE)} of the ${total.toLocaleString('en-US')} misclassified test digits.`
+        ? `${Math.min(total, GRID_SIZE)} of the ${formatCount(total)} misclassified test digits.`
         : 'No test digit is misclassified.';
     } else {
       this.summary.textContent = `${wrong} of these ${n} test digits misclassified.`;

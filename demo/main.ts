@@ -16,7 +16,7 @@ import { wireDrops } from './drop.ts';
 import { Engine, WorkerError } from './engine.ts';
 import type { GridMode } from './grid.ts';
 import type { Note, RunInfo, RunSettings } from './protocol.ts';
-import { chartsPng, downloadBlob } from './runs.ts';
+import { downloadBlob } from './runs.ts';
 import { byId, formatCount, formatDuration, formatPercent, setText } from './ui.ts';
 
 /** How often the drawing's probabilities and the GPU profile follow the training. */
@@ -73,6 +73,9 @@ class App extends PageActions {
     this.engine.onNote = (note) => this.onNote(note);
     this.updateControls();
     if (this.knobs.debug) this.exposeDebugHooks();
+    // The page's first layout and paint before the device and the data: the worker's start-up
+    // (decompressing MNIST, compiling for the GPU) would otherwise share the CPU with them.
+    await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted)));
     await Promise.all([this.acquire(), this.data.fromServer()]);
     if (this.phase === 'boot') this.setPhase('idle');
     await this.guard(() => this.offerSaved());
@@ -92,7 +95,7 @@ class App extends PageActions {
     on(byId('clear-saved'), () => this.clearSaved());
     on(el.profileRun, () => this.profileNow());
     on(el.exportCsv, () => this.exportCsv());
-    on(byId('export-png'), async () => downloadBlob('mnist-charts.png', await chartsPng([el.chart, el.accChart])));
+    on(byId('export-png'), async () => downloadBlob('mnist-charts.png', await this.charts.png()));
     this.form.el.lr.addEventListener('change', () => void this.guard(() => this.liveLearningRate(true)));
     el.load.addEventListener('change', () => {
       const file = el.load.files?.[0];
@@ -179,7 +182,6 @@ class App extends PageActions {
       this.device = await this.engine.call({ type: 'init' });
       this.deviceLost = false;
       showAdapter(this.device);
-      this.form.setAvailable(this.device.optimizers, this.device.schedules);
       this.profile.setDevice(this.device.timestamps);
     } catch (error) {
       this.device = undefined;
@@ -394,4 +396,5 @@ class App extends PageActions {
   }
 }
 
-void new App().boot();
+// A task of its own, after the one that ran this module and laid out the page: two short tasks, not one long one.
+setTimeout(() => void new App().boot());

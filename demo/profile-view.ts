@@ -45,36 +45,38 @@ export class ProfileView {
       return;
     }
     const max = Math.max(1e-9, ...p.dispatches.map((d) => d.ms));
-    this.bars.replaceChildren(
-      ...p.dispatches.map((d) => {
-        const row = document.createElement('div');
-        row.className = 'pbar';
-        row.dataset.ms = String(d.ms);
-        const name = document.createElement('span');
-        name.className = 'pbar-name';
-        name.textContent = d.label;
-        const track = document.createElement('span');
-        track.className = 'pbar-track';
-        const fill = document.createElement('span');
-        fill.className = 'pbar-fill';
-        fill.style.transform = `scaleX(${d.ms / max})`;
-        track.append(fill);
-        const value = document.createElement('span');
-        value.className = 'pbar-value';
-        value.textContent = d.ms >= 1 ? d.ms.toFixed(1) : d.ms.toFixed(2);
-        row.append(name, track, value);
-        return row;
-      }),
-    );
+    // The same dispatches every few seconds: their rows are kept, and only text and bar lengths change.
+    if (this.bars.children.length !== p.dispatches.length) this.bars.replaceChildren(...p.dispatches.map(() => barRow()));
+    p.dispatches.forEach((d, i) => {
+      const row = this.bars.children[i] as HTMLElement;
+      row.dataset.ms = String(d.ms);
+      const [name, track, value] = row.children as unknown as [HTMLElement, HTMLElement, HTMLElement];
+      setText(name, d.label);
+      (track.firstElementChild as HTMLElement).style.transform = `scaleX(${d.ms / max})`;
+      setText(value, d.ms >= 1 ? d.ms.toFixed(1) : d.ms.toFixed(2));
+    });
     const groups = new Map<string, number>();
     for (const d of p.dispatches) groups.set(groupOf(d.label), (groups.get(groupOf(d.label)) ?? 0) + d.ms);
     const total = Math.max(1e-9, p.totalMs);
-    this.shares.replaceChildren(
-      ...[...groups].map(([group, ms]) => {
-        const li = document.createElement('li');
-        li.textContent = `${group} ${Math.round((100 * ms) / total)}%`;
-        return li;
-      }),
-    );
+    const shares = [...groups].map(([group, ms]) => `${group} ${Math.round((100 * ms) / total)}%`);
+    if (this.shares.children.length !== shares.length) this.shares.replaceChildren(...shares.map(() => document.createElement('li')));
+    shares.forEach((text, i) => setText(this.shares.children[i] as HTMLElement, text));
   }
+}
+
+/** A dispatch's row: its label, a bar, its time. */
+function barRow(): HTMLElement {
+  const row = document.createElement('div');
+  row.className = 'pbar';
+  const name = document.createElement('span');
+  name.className = 'pbar-name';
+  const track = document.createElement('span');
+  track.className = 'pbar-track';
+  const fill = document.createElement('span');
+  fill.className = 'pbar-fill';
+  track.append(fill);
+  const value = document.createElement('span');
+  value.className = 'pbar-value';
+  row.append(name, track, value);
+  return row;
 }

@@ -22,7 +22,7 @@ export interface RunSettings {
     readonly beta1: number;
     readonly beta2: number;
   };
-  /** the learning-rate schedule (offered once the engine exports `lrSchedule`): per epoch, with a linear warm-up per step */
+  /** the learning-rate schedule: per epoch, with a linear warm-up per step (absent in runs saved before the page had schedules) */
   readonly schedule?: {
     readonly kind: ScheduleKind;
     /** StepLR: epochs between decays */
@@ -82,10 +82,6 @@ export interface GridUpdate {
 export interface DeviceInfo {
   readonly adapter: AdapterSummary;
   readonly timestamps: boolean;
-  /** the optimizer kinds this build of the engine has */
-  readonly optimizers: readonly OptimizerKind[];
-  /** whether it has learning-rate schedules */
-  readonly schedules: boolean;
 }
 
 export type StopReason = 'completed' | 'paused';

@@ -1,7 +1,7 @@
 /**
  * Runs compared: the runs finished in this session and those saved in the browser, each labelled
- * with its settings; ticked ones are overlaid on the loss and accuracy charts. Also the exports:
- * the loss history as CSV, the charts as one PNG.
+ * with its settings; ticked ones are overlaid on the loss and accuracy charts. Also the loss
+ * history as CSV (the charts' PNG comes from the chart worker).
  */
 import type { Overlay } from './chart.ts';
 import { describeSettings, type RunHistory, type RunInfo } from './protocol.ts';
@@ -27,24 +27,6 @@ export function lossCsv(h: RunHistory, stepsPerEpoch: number): string {
     rows.push(`${i + 1},${Math.floor(i / stepsPerEpoch) + 1},${h.losses[i]},${t ? t.loss : ''},${t ? t.accuracy : ''}`);
   }
   return `${rows.join('\n')}\n`;
-}
-
-/** The charts side by side (stacked when narrow), as one PNG. */
-export function chartsPng(canvases: readonly HTMLCanvasElement[]): Promise<Blob> {
-  const wide = canvases.every((c) => c.width > 0);
-  if (!wide) return Promise.reject(new Error('the charts are not drawn yet'));
-  const out = document.createElement('canvas');
-  out.width = Math.max(...canvases.map((c) => c.width));
-  out.height = canvases.reduce((a, c) => a + c.height, 0);
-  const g = out.getContext('2d')!;
-  g.fillStyle = getComputedStyle(document.body).backgroundColor || '#fff';
-  g.fillRect(0, 0, out.width, out.height);
-  let y = 0;
-  for (const c of canvases) {
-    g.drawImage(c, 0, y);
-    y += c.height;
-  }
-  return new Promise((resolve, reject) => out.toBlob((b) => (b ? resolve(b) : reject(new Error('no PNG encoder'))), 'image/png'));
 }
 
 export class RunsPanel {

@@ -4,55 +4,34 @@
  * restart continues from), and the fit loop, which the page pauses and which a profile request
  * briefly interrupts (pause and resume are exact, so profiling changes no result).
  */
-import * as engine from '../src/index.ts';
 import {
+  adam,
+  adamw,
   mlp,
   sgd,
   Trainer,
-  InputError,
   type Device,
+  type LrScheduleOptions,
   type MnistLike,
   type Optimizer,
   type StepProfile,
   type TrainerState,
 } from '../src/index.ts';
-import type { EpochPoint, OptimizerKind, RunInfo, RunSettings, StopReason } from './protocol.ts';
+import type { EpochPoint, RunInfo, RunSettings, StopReason } from './protocol.ts';
 
-type Maker = (o: Record<string, unknown>) => Optimizer;
-
-/** The optimizers of this build of the engine: Adam and AdamW appear here once the engine exports them. */
-function makers(): Partial<Record<OptimizerKind, Maker>> {
-  const named = engine as unknown as Record<string, unknown>;
-  const out: Partial<Record<OptimizerKind, Maker>> = { sgd: sgd as unknown as Maker };
-  for (const kind of ['adam', 'adamw'] as const) if (typeof named[kind] === 'function') out[kind] = named[kind] as Maker;
-  return out;
-}
-
-export function optimizerKinds(): OptimizerKind[] {
-  return Object.keys(makers()) as OptimizerKind[];
-}
-
-/** Whether this build of the engine has learning-rate schedules (`lrSchedule` and the `schedule` option). */
-export function hasSchedules(): boolean {
-  return typeof (engine as unknown as Record<string, unknown>).lrSchedule === 'function';
-}
-
-/** The trainer's `schedule` option for these settings (none for a constant rate). */
-function scheduleOption(s: RunSettings): Record<string, unknown> {
+/** The trainer's schedule for these settings (none for a constant rate without warm-up). */
+function scheduleOf(s: RunSettings): LrScheduleOptions | undefined {
   const sc = s.schedule;
-  if (!sc || (sc.kind === 'constant' && !sc.warmupSteps)) return {};
-  if (!hasSchedules()) throw new InputError('this build of the engine has no learning-rate schedules');
+  if (!sc || (sc.kind === 'constant' && !sc.warmupSteps)) return undefined;
   const warmupSteps = sc.warmupSteps;
-  if (sc.kind === 'step') return { schedule: { kind: 'step', stepSize: sc.stepSize, gamma: sc.gamma, warmupSteps } };
-  if (sc.kind === 'cosine') return { schedule: { kind: 'cosine', tMax: s.epochs, warmupSteps } };
-  return { schedule: { kind: 'constant', warmupSteps } };
+  if (sc.kind === 'step') return { kind: 'step', stepSize: sc.stepSize, gamma: sc.gamma, warmupSteps };
+  if (sc.kind === 'cosine') return { kind: 'cosine', tMax: s.epochs, warmupSteps };
+  return { kind: 'constant', warmupSteps };
 }
 
-export function makeOptimizer(o: RunSettings['optimizer']): Optimizer {
-  const make = makers()[o.kind];
-  if (!make) throw new InputError(`this build of the engine has no ${o.kind} optimizer`);
-  if (o.kind === 'sgd') return make({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
-  return make({ lr: o.lr, betas: [o.beta1, o.beta2], weightDecay: o.weightDecay });
+function makeOptimizer(o: RunSettings['optimizer']): Optimizer {
+  if (o.kind === 'sgd') return sgd({ lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay });
+  return (o.kind === 'adam' ? adam : adamw)({ lr: o.lr, betas: [o.beta1, o.beta2], weightDecay: o.weightDecay });
 }
 
 export interface SessionHooks {
@@ -80,8 +59,9 @@ export class Session {
   ) {}
 
   static async create(gpu: Device, data: MnistLike, settings: RunSettings, init?: { name: string; bytes: Uint8Array }, id?: string) {
+    const schedule = scheduleOf(settings);
     const trainer = await Trainer.create(gpu, {
-      ...scheduleOption(settings),
+      ...(schedule ? { schedule } : {}),
       model: mlp(settings.layers),
       optimizer: makeOptimizer(settings.optimizer),
       train: data.train,

@@ -1,7 +1,7 @@
 /**
  * The settings panel: reads and checks the form into RunSettings, shows the parameter count of
- * the layer sizes as they are typed, and shows the optimizer fields of the chosen optimizer (only
- * the optimizers this build of the engine has are offered).
+ * the layer sizes as they are typed, and shows the fields of the chosen optimizer and schedule
+ * (β1/β2 for Adam and AdamW, momentum for SGD; step size and γ for the step schedule).
  */
 import { InputError } from '../src/index.ts';
 import type { OptimizerKind, RunSettings, ScheduleKind } from './protocol.ts';
@@ -53,9 +53,6 @@ export class SettingsForm {
     stepSize: byId<HTMLInputElement>('step-size'),
     gamma: byId<HTMLInputElement>('gamma'),
   };
-  /** whether the engine has learning-rate schedules: their fields stay hidden until it has */
-  private schedules = false;
-
   constructor() {
     const { el } = this;
     for (const input of this.inputs()) input.addEventListener('input', () => input.removeAttribute('aria-invalid'));
@@ -74,23 +71,11 @@ export class SettingsForm {
     ];
   }
 
-  /** Offers only the optimizers the engine has (Adam and AdamW appear once it exports them). */
-  setAvailable(kinds: readonly OptimizerKind[], schedules: boolean): void {
-    this.schedules = schedules;
-    for (const option of [...this.el.optimizer.options]) option.hidden = !kinds.includes(option.value as OptimizerKind);
-    if (!kinds.includes(this.el.optimizer.value as OptimizerKind)) this.el.optimizer.value = 'sgd';
-    this.el.optimizer.disabled = kinds.length < 2;
-    this.showOptimizerFields();
-  }
-
   private showOptimizerFields(): void {
     const adam = this.el.optimizer.value !== 'sgd';
     for (const id of ['momentum-field']) byId(id).hidden = adam;
     for (const id of ['beta1-field', 'beta2-field']) byId(id).hidden = !adam;
-    const kind = this.el.schedule.value;
-    byId('schedule-field').hidden = !this.schedules;
-    byId('warmup-field').hidden = !this.schedules;
-    for (const id of ['step-size-field', 'gamma-field']) byId(id).hidden = !this.schedules || kind !== 'step';
+    for (const id of ['step-size-field', 'gamma-field']) byId(id).hidden = this.el.schedule.value !== 'step';
   }
 
   private showParameterCount(): void {
@@ -143,16 +128,12 @@ export class SettingsForm {
         beta1: this.number(el.beta1, 'β1', (v) => v >= 0 && v < 1, 'in [0, 1)'),
         beta2: this.number(el.beta2, 'β2', (v) => v >= 0 && v < 1, 'in [0, 1)'),
       },
-      ...(this.schedules
-        ? {
-            schedule: {
-              kind: el.schedule.value as ScheduleKind,
-              warmupSteps: this.number(el.warmup, 'warm-up steps', (v) => Number.isSafeInteger(v) && v >= 0, 'a whole number'),
-              stepSize: this.number(el.stepSize, 'decay every', whole, 'a whole number of epochs'),
-              gamma: this.number(el.gamma, 'γ', (v) => v > 0 && v <= 1, 'in (0, 1]'),
-            },
-          }
-        : {}),
+      schedule: {
+        kind: el.schedule.value as ScheduleKind,
+        warmupSteps: this.number(el.warmup, 'warm-up steps', (v) => Number.isSafeInteger(v) && v >= 0, 'a whole number'),
+        stepSize: this.number(el.stepSize, 'decay every', whole, 'a whole number of epochs'),
+        gamma: this.number(el.gamma, 'γ', (v) => v > 0 && v <= 1, 'in (0, 1]'),
+      },
     };
   }
 
@@ -182,12 +163,6 @@ export class SettingsForm {
   /** Everything but the learning rate is fixed once a run exists; the learning rate can change while it trains. */
   lock(fixed: boolean, busy: boolean): void {
     for (const input of this.inputs()) if (input !== this.el.lr) input.disabled = fixed || busy;
-    if (!fixed && !busy) this.setAvailableFromOptions();
     this.el.lr.disabled = busy;
-  }
-
-  private setAvailableFromOptions(): void {
-    const visible = [...this.el.optimizer.options].filter((o) => !o.hidden).length;
-    this.el.optimizer.disabled = visible < 2;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The training figures under the card's title (epoch, step, loss, samples/s, elapsed, ETA) and
- * the progress bar: fed by the worker's chunk notes, drawn at most once per frame.
+ * the progress bar: fed by the worker's chunk notes, drawn once a second while training (and at
+ * once when the phase changes), in an animation frame.
  */
 import { byId, formatCount, formatDuration, setProgress, setText } from './ui.ts';
 
@@ -70,7 +71,7 @@ export class TrainingStats {
     const now = performance.now();
     this.speed.push({ time: now, steps, samples });
     while (this.speed.length > 2 && now - this.speed[0]!.time > SPEED_WINDOW_MS) this.speed.shift();
-    this.schedule();
+    // No frame of its own: the once-a-second clock shows it, so the page does one small update a second while training.
   }
 
   schedule(): void {

@@ -10,8 +10,9 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return element as T;
 }
 
+/** 575050 → "575,050". By hand: the first toLocaleString() loads ICU's number formats, ~40 ms of the page's start. */
 export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+$)/g, ',');
 }
 
 export function formatPercent(fraction: number, digits = 1): string {

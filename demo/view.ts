@@ -2,8 +2,7 @@
  * What the page shows, and the state it is drawn from: the controls (enabled by phase), the
  * charts, the stats, the message bar, the runs compared. main.ts's App adds what the buttons do.
  */
-import { AccuracyChart } from './acc-chart.ts';
-import { LossChart } from './chart.ts';
+import { Charts } from './charts.ts';
 import { DigitGrid } from './grid.ts';
 import { PHASE_LABEL, type Phase } from './phase.ts';
 import { ProfileView } from './profile-view.ts';
@@ -36,8 +35,9 @@ export abstract class PageView {
   };
   protected readonly form = new SettingsForm();
   protected readonly message = new MessageBar(byId('message'));
-  protected readonly chart = new LossChart(this.el.chart);
-  protected readonly accChart = new AccuracyChart(this.el.accChart);
+  protected readonly charts = new Charts(this.el.chart, this.el.accChart);
+  protected readonly chart = this.charts.loss;
+  protected readonly accChart = this.charts.acc;
   protected readonly accuracy = new AccuracyList(byId('accuracy-list'), byId('accuracy'));
   protected readonly grid = new DigitGrid(byId('grid'), byId('grid-summary'));
   protected readonly profile = new ProfileView(byId('profile-bars'), byId('profile-shares'), byId('profile-summary'), byId('profile-note'));

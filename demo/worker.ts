@@ -19,7 +19,7 @@ import {
 } from '../src/index.ts';
 import type { Command, DeviceInfo, FromWorker, GridDigits, GridUpdate, Request, Results, RunSettings, WireError } from './protocol.ts';
 import { fetchMnist, type MnistFiles } from './data.ts';
-import { hasSchedules, optimizerKinds, Session } from './session.ts';
+import { Session } from './session.ts';
 import { RunStore } from './store.ts';
 
 const SIDE = 28 * 28;
@@ -61,7 +61,7 @@ async function acquire(): Promise<DeviceInfo> {
   void device.lost.then((error) => {
     if (device === gpu && !retired.has(device)) post({ type: 'lost', message: error.message });
   });
-  return { adapter: device.adapter, timestamps: device.hasTimestamps, optimizers: optimizerKinds(), schedules: hasSchedules() };
+  return { adapter: device.adapter, timestamps: device.hasTimestamps };
 }
 
 function needGpu(): Device {

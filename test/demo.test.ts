@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
 import { SEED_LAYERS } from '../src/model/layout.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/model/io/safetensors.ts';
+import { cpuSeconds, softwareGpuAtPagePriority } from './demo-host.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');
@@ -585,6 +586,9 @@ describe('demo page (built, in headless Chromium)', () => {
       };
       requestAnimationFrame(tick);
     });
+    const browserPid = browser!.process()!.pid!;
+    const softwareGpuThreads = softwareGpuAtPagePriority(browserPid);
+    const cpuBefore = cpuSeconds(browserPid);
     try {
       const started = Date.now();
       await full.goto(`${server!.url}/?debug`, { waitUntil: 'load', timeout: 60_000 });
@@ -617,38 +621,46 @@ describe('demo page (built, in headless Chromium)', () => {
       });
       const end = await during();
       const measuredMs = Date.now() - started;
+      const moved = softwareGpuThreads();
+      const cpuAfter = cpuSeconds(browserPid);
+      // Other jobs on the machine (cores they kept busy on average): the page then cannot be measured alone.
+      const others = Math.max(0, cpuAfter.machine - cpuBefore.machine - (cpuAfter.ours - cpuBefore.ours)) / (measuredMs / 1000);
+      const shared = others > 0.25;
       console.log(
         `demo: main thread, full data: load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
           `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
           `long tasks in all (load, start, training, pause, save; ${(measuredMs / 1000).toFixed(0)} s) ${JSON.stringify(end.tasks)}; ` +
-          `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+          `other jobs ${others.toFixed(2)} of ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; SwiftShader threads moved to nice 0: ${moved}`,
       );
       await full.screenshot({ path: join(ARTIFACTS, 'desktop-full-data.png') as `${string}.png`, fullPage: true });
       const software = (await full.$eval('#adapter', (e) => (e as HTMLElement).dataset.state)) === 'fallback';
-      if (!software) {
-        // A GPU does the work: the main thread has nothing to wait for, so no task may take over 50 ms.
-        expect(end.tasks, 'main-thread long tasks (ms)').toEqual([]);
-        expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(100);
+      // The long-task list only grows: what came after the load is what starting, training, pausing and saving cost.
+      const afterLoad = end.tasks.slice(atLoad.tasks.length);
+      if (!shared) {
+        // The page's own work per update is a few milliseconds (the charts are drawn in their worker,
+        // the figures once a second): no task over 50 ms from Start to the save, on any adapter.
+        expect(afterLoad, 'main-thread long tasks from Start to the save (ms)').toEqual([]);
+        // Loading: the page's first layout (~20 ms of CPU) and the digit grid share the cores with the
+        // worker decompressing MNIST and, on SwiftShader, with the GPU process (nice −8) creating the
+        // device: there, it sometimes crosses 50 ms (up to 146 ms measured, demo/README.md).
+        if (software)
+          expect(Math.max(0, ...atLoad.tasks), 'longest main-thread task while loading (ms), software adapter').toBeLessThan(250);
+        else expect(atLoad.tasks, 'main-thread long tasks while loading (ms)').toEqual([]);
+        // On SwiftShader the frames come from a GPU process that also runs the training's command buffers.
+        expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {
-        // SwiftShader runs the GPU's work on the same CPU cores as the page (2 of them in CI, shared
-        // with other jobs): the page's own tasks are short (demo/README.md has a trace), but a starved
-        // main thread stretches them past 50 ms. What must hold even then: no freeze (no task of a
-        // second), little blocking in all (the time over 50 ms of every long task, under 15% of the
-        // measured time), and frames keep coming.
-        // A machine loaded past twice its cores (other jobs) measures itself, not the page: then only
-        // that nothing froze for seconds and that frames kept coming.
+        // Other jobs took the CPU from the page (and ran at its priority): only no freeze, little
+        // blocking in all (the time over 50 ms of every long task, under 15% of the measured time),
+        // and frames kept coming.
         const blocking = end.tasks.reduce((a, d) => a + Math.max(0, d - 50), 0);
-        const overloaded = loadavg()[0]! > 2 * cpus().length;
-        expect(Math.max(0, ...end.tasks), 'longest main-thread task (ms), software adapter').toBeLessThan(overloaded ? 3000 : 1000);
-        if (!overloaded) {
-          expect(blocking, 'main-thread blocking time (ms), software adapter').toBeLessThan(0.15 * measuredMs);
-          expect(training.maxGap, 'longest gap between frames while training (ms), software adapter').toBeLessThan(1500);
-        }
+        expect(Math.max(0, ...end.tasks), 'longest main-thread task (ms), machine shared with other jobs').toBeLessThan(1000);
+        expect(blocking, 'main-thread blocking time (ms), machine shared with other jobs').toBeLessThan(0.15 * measuredMs);
       }
       expect(training.frames, 'frames in 30 s of training').toBeGreaterThan(30 * 15);
       expect(steps, 'training went on').toBeGreaterThan(10);
       expectNoProblems();
     } finally {
+      softwareGpuThreads();
       await full.close();
     }
   }, 300_000);

@@ -1,0 +1,78 @@
+/**
+ * The host side of the demo's main-thread measurement (test/demo.test.ts), Linux only: which
+ * processes are this browser's, the priority of SwiftShader's threads, and how much CPU other
+ * jobs took meanwhile. Everything reads /proc; a process that ends while it is read is skipped.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+
+/** Linux's USER_HZ: /proc's CPU times are in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11], stime [12]). */
+function statFields(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+}
+
+function pids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/** Whether `pid` is `root` or runs under it (puppeteer's pid may be a launcher script's, a few levels up). */
+function descends(pid: number, root: number): boolean {
+  for (let p = pid, up = 0; p > 1 && up < 8; p = Number(statFields(p)[1]), up++) if (p === root) return true;
+  return false;
+}
+
+/**
+ * Chrome runs its GPU process at display priority (nice −8 on Linux), and SwiftShader's worker
+ * threads (named `Thread<NN>` by its scheduler, marl) inherit it: on a CPU adapter the training's
+ * GPU work then fills both cores at six times the weight of the page's main thread (nice 0), and
+ * a frame of 4 ms of CPU takes 50–150 ms of wall time (demo/README.md has the trace). A hardware
+ * GPU does that work on the GPU, not on the page's cores. So the main-thread case gives those
+ * threads the page's priority from the moment they exist, and measures the page. The returned
+ * function stops watching and says how many threads were moved (none with a hardware adapter).
+ */
+export function softwareGpuAtPagePriority(browserPid: number): () => number {
+  const moved = new Set<number>();
+  const sweep = () => {
+    for (const pid of pids()) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=gpu-process') || !descends(pid, browserPid)) continue;
+        for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+          if (!/^Thread<\d+>$/.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()) || getPriority(tid) >= 0) continue;
+          setPriority(tid, 0);
+          moved.add(tid);
+        }
+      } catch {
+        // ended while being looked at
+      }
+    }
+  };
+  sweep();
+  const timer = setInterval(sweep, 200);
+  return () => {
+    clearInterval(timer);
+    return moved.size;
+  };
+}
+
+/** CPU seconds used so far by the whole machine and by this browser (and this test process): their difference is other jobs'. */
+export function cpuSeconds(browserPid: number): { machine: number; ours: number } {
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const machine = (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!) / TICKS_PER_SECOND;
+  let ours = 0;
+  for (const pid of pids()) {
+    try {
+      if (pid !== process.pid && !descends(pid, browserPid)) continue;
+      const f = statFields(pid);
+      ours += (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+    } catch {
+      // ended while being looked at
+    }
+  }
+  return { machine, ours };
+}
