@@ -14,9 +14,10 @@ export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = { tiles: TILES_TU
 
 /**
  * The kernels for an adapter. Software adapters as measured (bench/RESULTS.md): SwiftShader runs
- * the row-block matmuls fastest (711 vs 925 ms a step for the 4 × 4 tiles), lavapipe the register
- * tiles (8 × 8 outputs an invocation in workgroups of 8 × 2: 2.4× less CPU time a step than 4 × 4
- * in 8 × 8 workgroups, and 69 ms a step for the split kernels, whose barriers it pays for dearly). GPUs get
+ * the row-block matmuls fastest (711 vs 925 ms a step for 4 × 4 tiles; 743 vs 702 ms for the 8 × 8
+ * tiles on a loaded host, within its noise), lavapipe the register tiles (8 × 8 outputs an
+ * invocation in workgroups of 8 × 2: a step 1.6× faster than 4 × 4 tiles in 8 × 8 workgroups, which
+ * ran 36 against 69 ms a step for the split kernels, whose barriers it pays for dearly). GPUs get
  * the split kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions
  * up to 784 long, far too little to fill a GPU; the split ones launch up to 16× the invocations
  * with 1/16 of the serial chain.
