@@ -4,7 +4,7 @@
  * allows. Without `timestamp-query` it says so, with the step's wall-clock time only.
  */
 import type { StepProfile } from '../src/index.ts';
-import { formatCount, setText } from './ui.ts';
+import { barRow, formatCount, setText } from './ui.ts';
 
 /** `l2.backward_fused` → `l2`; `gather`, `sgd` stay themselves. */
 function groupOf(label: string): string {
@@ -46,7 +46,8 @@ export class ProfileView {
     }
     const max = Math.max(1e-9, ...p.dispatches.map((d) => d.ms));
     // The same dispatches every few seconds: their rows are kept, and only text and bar lengths change.
-    if (this.bars.children.length !== p.dispatches.length) this.bars.replaceChildren(...p.dispatches.map(() => barRow()));
+    if (this.bars.children.length !== p.dispatches.length)
+      this.bars.replaceChildren(...p.dispatches.map(() => barRow('pbar', 'name').root));
     p.dispatches.forEach((d, i) => {
       const row = this.bars.children[i] as HTMLElement;
       row.dataset.ms = String(d.ms);
@@ -62,21 +63,4 @@ export class ProfileView {
     if (this.shares.children.length !== shares.length) this.shares.replaceChildren(...shares.map(() => document.createElement('li')));
     shares.forEach((text, i) => setText(this.shares.children[i] as HTMLElement, text));
   }
-}
-
-/** A dispatch's row: its label, a bar, its time. */
-function barRow(): HTMLElement {
-  const row = document.createElement('div');
-  row.className = 'pbar';
-  const name = document.createElement('span');
-  name.className = 'pbar-name';
-  const track = document.createElement('span');
-  track.className = 'pbar-track';
-  const fill = document.createElement('span');
-  fill.className = 'pbar-fill';
-  track.append(fill);
-  const value = document.createElement('span');
-  value.className = 'pbar-value';
-  row.append(name, track, value);
-  return row;
 }

@@ -50,6 +50,23 @@ export function setProgress(bar: HTMLElement, fraction: number | undefined): voi
   bar.setAttribute('aria-valuenow', fraction === undefined ? '' : String(Math.round(fraction * 100)));
 }
 
+/** A labelled bar row, `<div class=P><span class=P-LABEL> <span class=P-track><span class=P-fill></span></span> <span class=P-value></div>`: the digit probabilities' and the GPU profile's. */
+export function barRow(prefix: string, label: string): { root: HTMLElement; label: HTMLElement; fill: HTMLElement; value: HTMLElement } {
+  const part = (tag: string, name: string) => {
+    const e = document.createElement(tag);
+    e.className = name;
+    return e;
+  };
+  const root = part('div', prefix);
+  const labelEl = part('span', `${prefix}-${label}`);
+  const track = part('span', `${prefix}-track`);
+  const fill = part('span', `${prefix}-fill`);
+  track.append(fill);
+  const value = part('span', `${prefix}-value`);
+  root.append(labelEl, track, value);
+  return { root, label: labelEl, fill, value };
+}
+
 /** Ten bars, one per class, the most likely highlighted. */
 export class ProbabilityBars {
   private readonly rows: { root: HTMLElement; fill: HTMLElement; value: HTMLElement }[] = [];
@@ -59,21 +76,10 @@ export class ProbabilityBars {
     private readonly verdict: HTMLElement,
   ) {
     for (let digit = 0; digit < 10; digit++) {
-      const root = document.createElement('div');
-      root.className = 'prob';
-      const label = document.createElement('span');
-      label.className = 'prob-digit';
-      label.textContent = String(digit);
-      const track = document.createElement('span');
-      track.className = 'prob-track';
-      const fill = document.createElement('span');
-      fill.className = 'prob-fill';
-      track.append(fill);
-      const value = document.createElement('span');
-      value.className = 'prob-value';
-      root.append(label, track, value);
-      container.append(root);
-      this.rows.push({ root, fill, value });
+      const row = barRow('prob', 'digit');
+      row.label.textContent = String(digit);
+      container.append(row.root);
+      this.rows.push(row);
     }
     this.show(undefined, 'Draw a digit in the box.');
   }
