@@ -6,16 +6,20 @@
 // Shapes are the seed's GEMMs at batch 64, in one generic form o[i,j] = Σ_r u[i,r]·v[j,r] with
 // strides: fwd (Y = X·Wᵀ), fwdT (same with W transposed), gin (dX = dY·W), gw / gwT (dW = dYᵀ·X,
 // lanes along k or along n). Variants (env lists "A,B,WG ..."):
-//   tiles4x4      the engine's tiles kernel (4×4 per lane, 8×8 workgroup)
+//   tiles4x4      the engine's tiles kernel before 2026-12-02 (4×4 per lane, 8×8 workgroup)
+//   tiles (TILES "TM,TN,WX,WY") TM×TN per lane in WX×WY workgroups (the engine's now: 8,8,8,2)
 //   lane  (SHAPES) A rows per workgroup (broadcast operand), B columns per lane WG apart, scalar loads
 //   dot   (DOTS)   as lane, both operands read as vec4 along the reduction (fwd only)
 //   vout  (VOUTS)  each lane 4 adjacent outputs as a vec4 (v contiguous along j)
 //   ubo   (UBOS)   as dot, with the broadcast operand from a 64 KiB uniform binding
+//   sg    (SGS)    u shared by subgroupBroadcast from one vec4 load per lane (NOBCAST=1 adds an
+//                  unchecked twin without the broadcast, to time the loads alone)
 //   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
-// Findings: bench/RESULTS.md, 2026-12-01 section.
+// Columns: process CPU time (lavapipe's threads run in the process), median and min wall time.
+// Findings: bench/RESULTS.md, 2026-12-01 and 2026-12-02 sections.
 import { create, globals } from 'webgpu';
 Object.assign(globalThis, globals);
-const gpu = create(process.env.DAWN_FLAGS ? process.env.DAWN_FLAGS.split(' ') : []);
+const gpu = create([]);
 // Keep the instance reachable: when V8 collected it, Dawn's ProcessEvents crashed on freed memory
 // (random segfaults and futex/mutex assertions a few pipelines in).
 globalThis.keepGpu = gpu;
@@ -104,7 +108,7 @@ function laneKernel({ A, B, WG, unroll }) {
   return L.join('\n');
 }
 
-// the existing tiles kernel shape, generic strides: lane (x,y) owns a 4x4 tile, wg 8x8
+// the engine's tiles kernel shape, generic strides: lane (x,y) owns a TM×TN tile, workgroup WX×WY
 function tilesKernel(TM = 4, TN = 4, WX = 8, WY = 8) {
   return `override I: u32; override J: u32; override R: u32;
 override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;
@@ -162,21 +166,23 @@ function reference(p, u, v) {
   return o;
 }
 
+/** A variant list from the environment ("A,B,WG A,B,WG ..."), or its default. */
+function envShapes(name, fallback) {
+  return (process.env[name] ?? fallback)
+    .split(' ')
+    .filter(Boolean)
+    .map((s) => s.split(',').map(Number));
+}
+
 const variants = [{ name: 'tiles4x4', src: tilesKernel(), grid: (p) => [Math.ceil(p.J / 32), Math.ceil(p.I / 32)] }];
-for (const [TM, TN, WX, WY] of (process.env.TILES ?? '')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
+for (const [TM, TN, WX, WY] of envShapes('TILES', '')) {
   variants.push({
     name: `tiles${TM}x${TN} wg${WX}x${WY}`,
     src: tilesKernel(TM, TN, WX, WY),
     grid: (p) => [Math.ceil(p.J / (TN * WX)), Math.ceil(p.I / (TM * WY))],
   });
 }
-for (const [A, B, WG] of (process.env.SHAPES ?? '16,1,64 8,1,64 8,2,32 16,1,16 16,2,16 24,1,32 32,1,32 8,4,16 4,4,16')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
+for (const [A, B, WG] of envShapes('SHAPES', '16,1,64 8,1,64 8,2,32 16,1,16 16,2,16 24,1,32 32,1,32 8,4,16 4,4,16')) {
   variants.push({
     name: `lane A${A} B${B} wg${WG}`,
     src: laneKernel({ A, B, WG }),
@@ -243,10 +249,7 @@ function vecOutKernel({ A, WG, u4 }) {
   L.push(`}`);
   return L.join('\n');
 }
-for (const [A, B, WG] of (process.env.DOTS ?? '4,4,16 4,2,16 2,4,16 8,2,8 4,4,8')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
+for (const [A, B, WG] of envShapes('DOTS', '4,4,16 4,2,16 2,4,16 8,2,8 4,4,8')) {
   variants.push({
     name: `dot A${A} B${B} wg${WG}`,
     only: (p) => p.USR === 1 && p.VSR === 1,
@@ -254,10 +257,7 @@ for (const [A, B, WG] of (process.env.DOTS ?? '4,4,16 4,2,16 2,4,16 8,2,8 4,4,8'
     grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
   });
 }
-for (const [A, WG, u4] of (process.env.VOUTS ?? '4,16,0 8,16,0 4,16,1 8,8,1 2,16,1')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
+for (const [A, WG, u4] of envShapes('VOUTS', '4,16,0 8,16,0 4,16,1 8,8,1 2,16,1')) {
   variants.push({
     name: `vout${u4 ? '4' : 'S'} A${A} wg${WG}`,
     only: (p) => p.VSJ === 1 && p.J % 4 === 0 && (!u4 || p.USR === 1),
@@ -287,10 +287,7 @@ function uboKernel({ A, B, WG }) {
   L.push(`}`);
   return L.join('\n');
 }
-for (const [A, B, WG] of (process.env.UBOS ?? '16,1,16 8,2,16 16,1,64 32,1,16 4,4,16')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
+for (const [A, B, WG] of envShapes('UBOS', '16,1,16 8,2,16 16,1,64 32,1,16 4,4,16')) {
   variants.push({
     name: `ubo A${A} B${B} wg${WG}`,
     ubo: true,
@@ -327,29 +324,18 @@ function sgKernel({ A, B, WG, nob }) {
   L.push(`}`);
   return L.join('\n');
 }
-for (const [A, B, WG] of (process.env.SGS ?? '4,4,8 8,2,8 8,2,16 16,1,16 4,2,32 8,4,8')
-  .split(' ')
-  .filter(Boolean)
-  .map((s) => s.split(',').map(Number))) {
-  variants.push({
-    name: `sg A${A} B${B} wg${WG}`,
-    only: (p) => p.USR === 1 && p.VSR === 1 && p.R % 32 === 0,
-    src: sgKernel({ A, B, WG }),
-    grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
-  });
-  if (process.env.NOBCAST)
+for (const [A, B, WG] of envShapes('SGS', '4,4,8 8,2,8 8,2,16 16,1,16 4,2,32 8,4,8')) {
+  for (const nob of process.env.NOBCAST ? [false, true] : [false])
     variants.push({
-      name: `sg-nobcast A${A} B${B} wg${WG}`,
-      unchecked: true,
+      name: `sg${nob ? '-nobcast' : ''} A${A} B${B} wg${WG}`,
+      ...(nob ? { unchecked: true } : {}),
       only: (p) => p.USR === 1 && p.VSR === 1 && p.R % 32 === 0,
-      src: sgKernel({ A, B, WG, nob: true }),
+      src: sgKernel({ A, B, WG, nob }),
       grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
     });
 }
 if (process.env.UNROLL)
-  for (const [A, B, WG] of process.env.UNROLL.split(' ')
-    .filter(Boolean)
-    .map((s) => s.split(',').map(Number))) {
+  for (const [A, B, WG] of envShapes('UNROLL', '')) {
     for (const R of [64, 128, 256])
       variants.push({
         name: `unrolled${R} A${A} B${B} wg${WG}`,
