@@ -5,6 +5,7 @@
 import { advanced } from '../src/index.ts';
 
 export const {
+  denseDims,
   denseFamily,
   denseGrid,
   denseOverrides,

@@ -23,6 +23,7 @@ import {
   denseFamily,
   denseGrid,
   denseOverrides,
+  denseDims,
   gather,
   gatherGrid,
   gatherOverrides,
@@ -72,7 +73,8 @@ function denseCase(
     ...cost,
     async prepare(ctx) {
       const t = v.tuning.matmul;
-      const kernel = await ctx.gpu.pipelines.get(denseFamily(t), entry, denseOverrides(s, t, flags));
+      const kernel = await ctx.gpu.pipelines.get(denseFamily(t), entry, denseOverrides(t, flags));
+      const dims = ctx.uniform('dims', denseDims(s));
       const grid = denseGrid(entry, s, t);
       const label = `${entry}.${name}.${v.name}`;
       const x = ctx.random(s.M * s.K);
@@ -84,7 +86,7 @@ function denseCase(
       switch (entry) {
         case 'forward': {
           const y = ctx.storage('y', s.M * s.N);
-          return ctx.prepared(kernel, label, { x: xBuffer, params: paramsBuffer(), y }, grid, undefined, async () => {
+          return ctx.prepared(kernel, label, { x: xBuffer, params: paramsBuffer(), y, dims }, grid, undefined, async () => {
             // At 4096³ a full float64 reference is minutes of JS: check the corners and 2048 random outputs.
             const sample = large
               ? [0, s.N - 1, s.M * s.N - s.N, s.M * s.N - 1, ...Array.from({ length: 2048 }, () => ctx.rng.nextBelow(s.M * s.N))]
@@ -94,13 +96,13 @@ function denseCase(
         }
         case 'grad_input': {
           const dx = ctx.storage('dx', s.M * s.K);
-          return ctx.prepared(kernel, label, { x: xBuffer, params: paramsBuffer(), dy: dyBuffer(), dx }, grid, undefined, async () =>
+          return ctx.prepared(kernel, label, { x: xBuffer, params: paramsBuffer(), dy: dyBuffer(), dx, dims }, grid, undefined, async () =>
             compare('dX', await ctx.f32(dx), gradInputRef(dy, params, x, s, true), { terms: s.N }),
           );
         }
         case 'grad_weight': {
           const grads = ctx.storage('grads', layout.totalFloats);
-          return ctx.prepared(kernel, label, { x: xBuffer, dy: dyBuffer(), grads }, grid, undefined, async () =>
+          return ctx.prepared(kernel, label, { x: xBuffer, dy: dyBuffer(), grads, dims }, grid, undefined, async () =>
             compare('dW,db', layerSlice(await ctx.f32(grads), s), gradWeightRef(dy, x, s), { terms: s.M }),
           );
         }
@@ -116,6 +118,7 @@ function denseCase(
             dy: dyBuffer(),
             ...(dx ? { dx } : {}),
             params_out: paramsOut,
+            dims,
             ...opt.resources,
           };
           return ctx.prepared(kernel, label, resources, grid, opt.offsets, async () => {

@@ -14,34 +14,34 @@ const ROW_BLOCK: u32 = 16u;
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let n = wid.x * WG_X + lid.x;
   let m0 = wid.y * ROW_BLOCK;
-  let w_row = W_OFF + min(n, N - 1u) * K;
+  let w_row = dims.w_off + min(n, dims.n - 1u) * dims.k;
   var acc: array<f32, ROW_BLOCK>;
-  for (var k = 0u; k < K; k++) {
+  for (var k = 0u; k < dims.k; k++) {
     let w = params[w_row + k];
-    for (var i = 0u; i < ROW_BLOCK; i++) { acc[i] = fma(x[min(m0 + i, M - 1u) * K + k], w, acc[i]); }
+    for (var i = 0u; i < ROW_BLOCK; i++) { acc[i] = fma(x[min(m0 + i, dims.m - 1u) * dims.k + k], w, acc[i]); }
   }
-  if (n >= N) { return; }
-  let bias = params[B_OFF + n];
+  if (n >= dims.n) { return; }
+  let bias = params[dims.b_off + n];
   for (var i = 0u; i < ROW_BLOCK; i++) {
     let m = m0 + i;
-    if (m >= M) { break; }
+    if (m >= dims.m) { break; }
     var v = acc[i] + bias;
     if (RELU) { v = relu(v); }
-    y[m * N + n] = v;
+    y[m * dims.n + n] = v;
   }
 }
 
 fn grad_input_block(m0: u32, k: u32) {
-  let col = W_OFF + min(k, K - 1u);
+  let col = dims.w_off + min(k, dims.k - 1u);
   var acc: array<f32, ROW_BLOCK>;
-  for (var n = 0u; n < N; n++) {
-    let w = params[col + n * K];
-    for (var i = 0u; i < ROW_BLOCK; i++) { acc[i] = fma(dy[min(m0 + i, M - 1u) * N + n], w, acc[i]); }
+  for (var n = 0u; n < dims.n; n++) {
+    let w = params[col + n * dims.k];
+    for (var i = 0u; i < ROW_BLOCK; i++) { acc[i] = fma(dy[min(m0 + i, dims.m - 1u) * dims.n + n], w, acc[i]); }
   }
-  if (k >= K) { return; }
+  if (k >= dims.k) { return; }
   for (var i = 0u; i < ROW_BLOCK; i++) {
     let m = m0 + i;
-    if (m >= M) { break; }
+    if (m >= dims.m) { break; }
     grad_input_store(m, k, acc[i]);
   }
 }
@@ -53,12 +53,12 @@ struct WeightRows {
 
 // dW[n0 + i, k] and db[n0 + i] for i < ROW_BLOCK.
 fn grad_weight_block(n0: u32, k: u32) -> WeightRows {
-  let x_col = min(k, K - 1u);
+  let x_col = min(k, dims.k - 1u);
   var t: WeightRows;
-  for (var m = 0u; m < M; m++) {
-    let xv = x[m * K + x_col];
+  for (var m = 0u; m < dims.m; m++) {
+    let xv = x[m * dims.k + x_col];
     for (var i = 0u; i < ROW_BLOCK; i++) {
-      let g = dy[m * N + min(n0 + i, N - 1u)];
+      let g = dy[m * dims.n + min(n0 + i, dims.n - 1u)];
       t.dw[i] = fma(g, xv, t.dw[i]);
       t.db[i] += g;
     }
@@ -70,12 +70,12 @@ fn grad_weight_block(n0: u32, k: u32) -> WeightRows {
 // optimizer's rule rather than unrolling ROW_BLOCK of them (as dense_tiles.wgsl's update_weight_tile).
 fn update_weight_block(n0: u32, k: u32) {
   let t = grad_weight_block(n0, k);
-  if (k >= K || n0 >= N) { return; }
-  let rows = min(ROW_BLOCK, N - n0);
+  if (k >= dims.k || n0 >= dims.n) { return; }
+  let rows = min(ROW_BLOCK, dims.n - n0);
   for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    update_at(W_OFF + n * K + k, t.dw[i]);
-    if (k == 0u) { update_at(B_OFF + n, t.db[i]); }
+    update_at(dims.w_off + n * dims.k + k, t.dw[i]);
+    if (k == 0u) { update_at(dims.b_off + n, t.db[i]); }
   }
 }
 
@@ -89,12 +89,12 @@ fn grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let n0 = wid.y * ROW_BLOCK;
   let k = wid.x * WG_X + lid.x;
   let t = grad_weight_block(n0, k);
-  if (k >= K) { return; }
+  if (k >= dims.k) { return; }
   for (var i = 0u; i < ROW_BLOCK; i++) {
     let n = n0 + i;
-    if (n >= N) { break; }
-    grads[W_OFF + n * K + k] = t.dw[i];
-    if (k == 0u) { grads[B_OFF + n] = t.db[i]; }
+    if (n >= dims.n) { break; }
+    grads[dims.w_off + n * dims.k + k] = t.dw[i];
+    if (k == 0u) { grads[dims.b_off + n] = t.db[i]; }
   }
 }
 
@@ -106,7 +106,7 @@ fn grad_weight_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 // grid: (⌈K / WG_X⌉, ⌈N / ROW_BLOCK⌉ + ⌈M / ROW_BLOCK⌉); as dense_tiles.wgsl's, ping-pong params.
 @compute @workgroup_size(WG_X)
 fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let weight_blocks = (N + ROW_BLOCK - 1u) / ROW_BLOCK;
+  let weight_blocks = (dims.n + ROW_BLOCK - 1u) / ROW_BLOCK;
   let k = wid.x * WG_X + lid.x;
   if (wid.y < weight_blocks) {
     update_weight_block(wid.y * ROW_BLOCK, k);

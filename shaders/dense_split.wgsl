@@ -45,14 +45,14 @@ fn split_sum(e: u32) -> f32 {
 fn weight_partial(n0: u32, k0: u32, m_begin: u32, m_end: u32) -> Tile {
   var dy_col: array<u32, TILE_M>;
   var x_col: array<u32, TILE_N>;
-  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, N - 1u); }
-  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, K - 1u); }
+  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, dims.n - 1u); }
+  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, dims.k - 1u); }
   var acc: Tile;
   for (var m = m_begin; m < m_end; m++) {
     var a: array<f32, TILE_M>;
     var b: array<f32, TILE_N>;
-    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * N + dy_col[i]]; }
-    for (var j = 0u; j < TILE_N; j++) { b[j] = select(x[m * K + x_col[j]], 1.0, k0 + j >= K); }
+    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * dims.n + dy_col[i]]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = select(x[m * dims.k + x_col[j]], 1.0, k0 + j >= dims.k); }
     for (var i = 0u; i < TILE_M; i++) {
       for (var j = 0u; j < TILE_N; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
     }
@@ -63,7 +63,7 @@ fn weight_partial(n0: u32, k0: u32, m_begin: u32, m_end: u32) -> Tile {
 // The block's weight gradient (K + 1 columns, the last being db) reduced over the batch; the
 // caller finishes element `e` of the block after the barrier.
 fn weight_block(block: vec2<u32>, lid: vec3<u32>) {
-  let r = split_range(lid.z, M);
+  let r = split_range(lid.z, dims.m);
   split_store(lid, weight_partial(block.y * BLOCK_ROWS + lid.y * TILE_M, block.x * BLOCK_COLS + lid.x * TILE_N, r.x, r.y));
 }
 
@@ -73,19 +73,19 @@ fn update_weight_block(block: vec2<u32>, lid: vec3<u32>, li: u32) {
   for (var e = li; e < BLOCK_ROWS * BLOCK_COLS; e += WG_X * WG_Y * SPLIT) {
     let n = block.y * BLOCK_ROWS + e / BLOCK_COLS;
     let k = block.x * BLOCK_COLS + e % BLOCK_COLS;
-    if (n < N && k < K) { update_at(W_OFF + n * K + k, split_sum(e)); }
-    if (n < N && k == K) { update_at(B_OFF + n, split_sum(e)); }
+    if (n < dims.n && k < dims.k) { update_at(dims.w_off + n * dims.k + k, split_sum(e)); }
+    if (n < dims.n && k == dims.k) { update_at(dims.b_off + n, split_sum(e)); }
   }
 }
 
 fn grad_input_block(block: vec2<u32>, lid: vec3<u32>, li: u32) {
-  let r = split_range(lid.z, N);
+  let r = split_range(lid.z, dims.n);
   split_store(lid, grad_input_partial(block.y * BLOCK_ROWS + lid.y * TILE_M, block.x * BLOCK_COLS + lid.x * TILE_N, r.x, r.y));
   workgroupBarrier();
   for (var e = li; e < BLOCK_ROWS * BLOCK_COLS; e += WG_X * WG_Y * SPLIT) {
     let m = block.y * BLOCK_ROWS + e / BLOCK_COLS;
     let k = block.x * BLOCK_COLS + e % BLOCK_COLS;
-    if (m < M && k < K) { grad_input_store(m, k, split_sum(e)); }
+    if (m < dims.m && k < dims.k) { grad_input_store(m, k, split_sum(e)); }
   }
 }
 
@@ -94,13 +94,13 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) 
            @builtin(local_invocation_index) li: u32) {
   let m0 = wid.y * BLOCK_ROWS;
   let n0 = wid.x * BLOCK_COLS;
-  let r = split_range(lid.z, K);
+  let r = split_range(lid.z, dims.k);
   split_store(lid, forward_partial(m0 + lid.y * TILE_M, n0 + lid.x * TILE_N, r.x, r.y));
   workgroupBarrier();
   for (var e = li; e < BLOCK_ROWS * BLOCK_COLS; e += WG_X * WG_Y * SPLIT) {
     let m = m0 + e / BLOCK_COLS;
     let n = n0 + e % BLOCK_COLS;
-    if (m < M && n < N) { forward_store(m, n, split_sum(e)); }
+    if (m < dims.m && n < dims.n) { forward_store(m, n, split_sum(e)); }
   }
 }
 
@@ -118,8 +118,8 @@ fn grad_weight(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   for (var e = li; e < BLOCK_ROWS * BLOCK_COLS; e += WG_X * WG_Y * SPLIT) {
     let n = wid.y * BLOCK_ROWS + e / BLOCK_COLS;
     let k = wid.x * BLOCK_COLS + e % BLOCK_COLS;
-    if (n < N && k < K) { grads[W_OFF + n * K + k] = split_sum(e); }
-    if (n < N && k == K) { grads[B_OFF + n] = split_sum(e); }
+    if (n < dims.n && k < dims.k) { grads[dims.w_off + n * dims.k + k] = split_sum(e); }
+    if (n < dims.n && k == dims.k) { grads[dims.b_off + n] = split_sum(e); }
   }
 }
 
@@ -135,7 +135,7 @@ fn grad_weight_update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 @compute @workgroup_size(WG_X, WG_Y, SPLIT)
 fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                   @builtin(local_invocation_index) li: u32) {
-  let weight_rows = (N + BLOCK_ROWS - 1u) / BLOCK_ROWS;
+  let weight_rows = (dims.n + BLOCK_ROWS - 1u) / BLOCK_ROWS;
   if (wid.y < weight_rows) {
     update_weight_block(wid.xy, lid, li);
   } else {

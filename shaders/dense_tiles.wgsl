@@ -19,11 +19,11 @@ const TILE_N: u32 = 8u;
 fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * TILE_M;
   let n0 = gid.x * TILE_N;
-  if (m0 >= M || n0 >= N) { return; }
-  let acc = forward_partial(m0, n0, 0u, K);
+  if (m0 >= dims.m || n0 >= dims.n) { return; }
+  let acc = forward_partial(m0, n0, 0u, dims.k);
   // Epilogue loops bounded by the tile's edge (see update_weight_tile).
-  let rows = min(TILE_M, M - m0);
-  let cols = min(TILE_N, N - n0);
+  let rows = min(TILE_M, dims.m - m0);
+  let cols = min(TILE_N, dims.n - n0);
   for (var j = 0u; j < cols; j++) {
     for (var i = 0u; i < rows; i++) { forward_store(m0 + i, n0 + j, acc[i][j]); }
   }
@@ -32,10 +32,10 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
 // dX[m, k] = Σ_n dY[m, n] · W[n, k], times 1[X[m, k] > 0] when MASK_RELU.
 // Columns of this tile are k0 .. k0 + TILE_N; rows are samples starting at m0.
 fn grad_input_tile(m0: u32, k0: u32) {
-  if (m0 >= M || k0 >= K) { return; }
-  let acc = grad_input_partial(m0, k0, 0u, N);
-  let rows = min(TILE_M, M - m0);
-  let cols = min(TILE_N, K - k0);
+  if (m0 >= dims.m || k0 >= dims.k) { return; }
+  let acc = grad_input_partial(m0, k0, 0u, dims.n);
+  let rows = min(TILE_M, dims.m - m0);
+  let cols = min(TILE_N, dims.k - k0);
   for (var i = 0u; i < rows; i++) {
     for (var j = 0u; j < cols; j++) { grad_input_store(m0 + i, k0 + j, acc[i][j]); }
   }
@@ -51,14 +51,14 @@ struct WeightTile {
 fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
   var dy_col: array<u32, TILE_M>;
   var x_col: array<u32, TILE_N>;
-  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, N - 1u); }
-  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, K - 1u); }
+  for (var i = 0u; i < TILE_M; i++) { dy_col[i] = min(n0 + i, dims.n - 1u); }
+  for (var j = 0u; j < TILE_N; j++) { x_col[j] = min(k0 + j, dims.k - 1u); }
   var t: WeightTile;
-  for (var m = 0u; m < M; m++) {
+  for (var m = 0u; m < dims.m; m++) {
     var a: array<f32, TILE_M>;
     var b: array<f32, TILE_N>;
-    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * N + dy_col[i]]; }
-    for (var j = 0u; j < TILE_N; j++) { b[j] = x[m * K + x_col[j]]; }
+    for (var i = 0u; i < TILE_M; i++) { a[i] = dy[m * dims.n + dy_col[i]]; }
+    for (var j = 0u; j < TILE_N; j++) { b[j] = x[m * dims.k + x_col[j]]; }
     for (var i = 0u; i < TILE_M; i++) {
       t.db[i] += a[i];
       for (var j = 0u; j < TILE_N; j++) { t.dw[i][j] = fma(a[i], b[j], t.dw[i][j]); }
@@ -71,14 +71,14 @@ fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
 // bounds the compiler unrolls them into TILE_M·TILE_N copies of the optimizer's rule, which took
 // lavapipe minutes to compile for 8×8 tiles (one copy: seconds; the update is not the hot loop).
 fn update_weight_tile(n0: u32, k0: u32) {
-  if (n0 >= N || k0 >= K) { return; }
+  if (n0 >= dims.n || k0 >= dims.k) { return; }
   let t = grad_weight_tile(n0, k0);
-  let rows = min(TILE_M, N - n0);
-  let cols = min(TILE_N, K - k0);
+  let rows = min(TILE_M, dims.n - n0);
+  let cols = min(TILE_N, dims.k - k0);
   for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    for (var j = 0u; j < cols; j++) { update_at(W_OFF + n * K + k0 + j, t.dw[i][j]); }
-    if (k0 == 0u) { update_at(B_OFF + n, t.db[i]); }
+    for (var j = 0u; j < cols; j++) { update_at(dims.w_off + n * dims.k + k0 + j, t.dw[i][j]); }
+    if (k0 == 0u) { update_at(dims.b_off + n, t.db[i]); }
   }
 }
 
@@ -93,14 +93,14 @@ fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n0 = gid.y * TILE_M;
   let k0 = gid.x * TILE_N;
-  if (n0 >= N || k0 >= K) { return; }
+  if (n0 >= dims.n || k0 >= dims.k) { return; }
   let t = grad_weight_tile(n0, k0);
-  let rows = min(TILE_M, N - n0);
-  let cols = min(TILE_N, K - k0);
+  let rows = min(TILE_M, dims.n - n0);
+  let cols = min(TILE_N, dims.k - k0);
   for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    for (var j = 0u; j < cols; j++) { grads[W_OFF + n * K + k0 + j] = t.dw[i][j]; }
-    if (k0 == 0u) { grads[B_OFF + n] = t.db[i]; }
+    for (var j = 0u; j < cols; j++) { grads[dims.w_off + n * dims.k + k0 + j] = t.dw[i][j]; }
+    if (k0 == 0u) { grads[dims.b_off + n] = t.db[i]; }
   }
 }
 
@@ -118,7 +118,7 @@ fn grad_weight_update(@builtin(global_invocation_id) gid: vec3<u32>) {
 // grid: (⌈K / (WG_X·TILE_N)⌉, ⌈N / (WG_Y·TILE_M)⌉ + ⌈M / (WG_Y·TILE_M)⌉)
 @compute @workgroup_size(WG_X, WG_Y)
 fn backward_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let weight_rows = (N + WG_Y * TILE_M - 1u) / (WG_Y * TILE_M);
+  let weight_rows = (dims.n + WG_Y * TILE_M - 1u) / (WG_Y * TILE_M);
   let col = (wid.x * WG_X + lid.x) * TILE_N;
   if (wid.y < weight_rows) {
     update_weight_tile((wid.y * WG_Y + lid.y) * TILE_M, col);

@@ -5,10 +5,10 @@
  * helpers. Exported from the public entry as the `advanced` namespace; an application trains
  * through `Trainer` and needs none of this.
  */
-export { denseFamily, denseGrid, denseOverrides, type DenseEntry, type DenseShape, type DenseTuning } from './kernels/dense.ts';
+export { denseDims, denseFamily, denseGrid, denseOverrides, type DenseEntry, type DenseShape, type DenseTuning } from './kernels/dense.ts';
 export { gather, gatherGrid, gatherOverrides } from './kernels/gather.ts';
 export { hyperData, optimizer, optimizerGrid, optimizerOverrides } from './kernels/optimizer.ts';
-export { StepStat, StepParams, Hyper } from './kernels/records.ts';
+export { DenseDims, StepStat, StepParams, Hyper } from './kernels/records.ts';
 export { headOverrides, reductionGrid, reductionWorkgroup, softmaxCe, softmaxCeOverrides, TRAIN_WORKGROUP } from './kernels/softmax-ce.ts';
 export type { Grid } from './kernels/spec.ts';
 export { destroyDataset, uploadDataset, type GpuDataset } from './model/data/gpu-dataset.ts';

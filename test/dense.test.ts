@@ -16,7 +16,17 @@ import { sgd } from '../src/model/optimizers.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, expectedUpdate, optimizerBindings, randomArray, readF32, runKernel, storageBuffer, testGpu } from './helpers.ts';
+import {
+  dimsBuffer,
+  expectClose,
+  expectedUpdate,
+  optimizerBindings,
+  randomArray,
+  readF32,
+  runKernel,
+  storageBuffer,
+  testGpu,
+} from './helpers.ts';
 
 // Float64 references. X (M,K), W (N,K), b (N), dY (M,N).
 function forwardRef(x: Float32Array, w: Float32Array, b: Float32Array, M: number, N: number, K: number, relu: boolean) {
@@ -115,12 +125,12 @@ describe('matmul kernels against float64 references', () => {
         const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
         const b = params.subarray(s.biasOffset, s.biasOffset + N);
         for (const relu of [false, true]) {
-          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(s, tuning, { relu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(tuning, { relu }));
           const y = storageBuffer(gpu, 'y', M * N);
           await runKernel(
             gpu,
             kernel,
-            { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y },
+            { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y, dims: dimsBuffer(gpu, s) },
             forwardGrid(s, tuning),
           );
           expectClose(await readF32(gpu, y), forwardRef(x, w, b, M, N, K, relu), { atol: 1e-5, rtol: 1e-4, what: `Y relu=${relu}` });
@@ -134,12 +144,18 @@ describe('matmul kernels against float64 references', () => {
         const params = randomArray(rng, s.total, 0.5);
         const dy = randomArray(rng, M * N);
         for (const maskRelu of [false, true]) {
-          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_input', denseOverrides(s, tuning, { maskRelu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_input', denseOverrides(tuning, { maskRelu }));
           const dx = storageBuffer(gpu, 'dx', M * K);
           await runKernel(
             gpu,
             kernel,
-            { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), dy: storageBuffer(gpu, 'dy', dy), dx },
+            {
+              x: storageBuffer(gpu, 'x', x),
+              params: storageBuffer(gpu, 'p', params),
+              dy: storageBuffer(gpu, 'dy', dy),
+              dx,
+              dims: dimsBuffer(gpu, s),
+            },
             gradInputGrid(s, tuning),
           );
           const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
@@ -152,9 +168,14 @@ describe('matmul kernels against float64 references', () => {
         const s = layout(M, N, K);
         const x = randomArray(rng, M * K);
         const dy = randomArray(rng, M * N);
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight', denseOverrides(s, tuning));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight', denseOverrides(tuning));
         const grads = storageBuffer(gpu, 'grads', s.total);
-        await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), dy: storageBuffer(gpu, 'dy', dy), grads }, gradWeightGrid(s, tuning));
+        await runKernel(
+          gpu,
+          kernel,
+          { x: storageBuffer(gpu, 'x', x), dy: storageBuffer(gpu, 'dy', dy), grads, dims: dimsBuffer(gpu, s) },
+          gradWeightGrid(s, tuning),
+        );
         const out = await readF32(gpu, grads);
         const ref = gradWeightRef(dy, x, M, N, K);
         expectClose(out.subarray(s.weightOffset, s.weightOffset + N * K), ref.dw, { what: 'dW' });
@@ -175,7 +196,7 @@ describe('matmul kernels against float64 references', () => {
         const kernel = await gpu.pipelines.get(
           denseFamily(tuning),
           'backward_fused',
-          denseOverrides(s, tuning, { maskRelu: true, rule: 'sgd' }),
+          denseOverrides(tuning, { maskRelu: true, rule: 'sgd' }),
         );
         const dx = storageBuffer(gpu, 'dx', M * K);
         const paramsOut = storageBuffer(gpu, 'params_out', s.total);
@@ -188,6 +209,7 @@ describe('matmul kernels against float64 references', () => {
             dy: storageBuffer(gpu, 'dy', dy),
             dx,
             params_out: paramsOut,
+            dims: dimsBuffer(gpu, s),
             ...bindings.resources,
           },
           backwardFusedGrid(s, tuning),

@@ -5,6 +5,7 @@ import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch, type BindingResource, type Kernel } from '../src/runtime/pipelines.ts';
 import type { Grid } from '../src/kernels/spec.ts';
 import { type Rng } from '../src/model/rng.ts';
+import { denseDims, type DenseShape } from '../src/kernels/dense.ts';
 import { hyperData } from '../src/kernels/optimizer.ts';
 import { StepStat } from '../src/kernels/records.ts';
 import { hyperValues, stepValues, type Optimizer } from '../src/model/optimizers.ts';
@@ -115,6 +116,11 @@ export function storageBuffer(gpu: Gpu, label: string, data: ArrayBufferView | n
 
 export function uniformBuffer(gpu: Gpu, label: string, data: ArrayBufferView): GPUBuffer {
   return gpu.buffers.create(label, data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, data);
+}
+
+/** A dense kernel's `dims` uniform for one layer shape. */
+export function dimsBuffer(gpu: Gpu, shape: DenseShape): GPUBuffer {
+  return uniformBuffer(gpu, 'dims', denseDims(shape));
 }
 
 export async function runKernel(

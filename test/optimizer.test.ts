@@ -19,6 +19,7 @@ import {
   storageBuffer,
   testGpu,
   uniformBuffer,
+  dimsBuffer,
 } from './helpers.ts';
 
 let gpu: Gpu;
@@ -141,9 +142,14 @@ describe('the update fused into grad_weight_update (every rule, tiles and rows)'
         const state = randomState(rng, o, total);
         const t = 3;
         const b = optimizerBindings(gpu, o, total, state, o.lr, t);
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight_update', denseOverrides(s, tuning, { rule: o.kind }));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight_update', denseOverrides(tuning, { rule: o.kind }));
         const paramsOut = storageBuffer(gpu, 'params_out', total);
-        const resources = { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), dy: storageBuffer(gpu, 'dy', dy) };
+        const resources = {
+          x: storageBuffer(gpu, 'x', x),
+          params: storageBuffer(gpu, 'p', params),
+          dy: storageBuffer(gpu, 'dy', dy),
+          dims: dimsBuffer(gpu, s),
+        };
         await runKernel(gpu, kernel, { ...resources, params_out: paramsOut, ...b.resources }, gradWeightGrid(s, tuning), b.offsets);
         const expected = expectedUpdate(o, params, state, o.lr, t);
         for (let n = 0; n < N; n++) {

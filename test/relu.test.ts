@@ -3,7 +3,7 @@ import { denseFamily, denseOverrides, forwardGrid, type DenseTuning } from '../s
 import { relu, reluGrid, reluOverrides } from '../src/kernels/relu.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { Rng } from '../src/model/rng.ts';
-import { expectClose, randomArray, readF32, runKernel, storageBuffer, testGpu } from './helpers.ts';
+import { dimsBuffer, expectClose, randomArray, readF32, runKernel, storageBuffer, testGpu } from './helpers.ts';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -69,8 +69,13 @@ describe('ReLU kernels', () => {
       const params = Float32Array.of(Number.NaN, 1, -1, -1, 0, -5);
       const x = Float32Array.of(1, 1, 0, 2, 3, 0);
       const y = storageBuffer(gpu, 'y', 6);
-      const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(s, tuning, { relu: true }));
-      await runKernel(gpu, kernel, { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y }, forwardGrid(s, tuning));
+      const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(tuning, { relu: true }));
+      await runKernel(
+        gpu,
+        kernel,
+        { x: storageBuffer(gpu, 'x', x), params: storageBuffer(gpu, 'p', params), y, dims: dimsBuffer(gpu, s) },
+        forwardGrid(s, tuning),
+      );
       expect(Array.from(await readF32(gpu, y))).toEqual([NaN, 0, NaN, 0, NaN, 0]);
     });
   }

@@ -9,13 +9,12 @@
 // `params`, `grads`, `params_out` and `opt_state` are the model's flat parameter buffers: every
 // layer's tensors at fixed offsets, so one binding serves every layer and the optimizer can run in
 // one pass. Out-of-range rows and columns are clamped on load (always a valid address) and masked
-// on store.
+// on store. M, N, K and the offsets W_OFF, B_OFF are `dims.m`, `dims.n`, `dims.k`, `dims.w_off`
+// and `dims.b_off`: a uniform (DenseDims, src/kernels/records.ts), not overrides, so one compiled
+// pipeline serves every layer, model and batch size. lavapipe takes seconds to compile a tiled
+// entry point, and with the shape in overrides it compiled one per layer and batch (the seed
+// model's 5 layers, the tests' dozens of shapes).
 
-override M: u32;
-override N: u32;
-override K: u32;
-override W_OFF: u32 = 0u;
-override B_OFF: u32 = 0u;
 override RELU: bool = false;      // forward: apply ReLU to Y
 override MASK_RELU: bool = false; // grad_input: zero dX where X <= 0 (X is the previous layer's ReLU output; NaN passes, as torch's threshold_backward)
 override WG_X: u32 = 8u;
@@ -33,6 +32,7 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(9) var<uniform> step: StepParams;
 // The training stats (StepStat records) seen as words, to raise the step's `nonfinite` flag.
 @group(0) @binding(10) var<storage, read_write> step_flags: array<atomic<u32>>;
+@group(0) @binding(11) var<uniform> dims: DenseDims;
 
 fn raise_nonfinite() {
   atomicOr(&step_flags[step.slot * STEP_STAT_WORDS + STEP_STAT_NONFINITE], 1u);
@@ -45,13 +45,13 @@ fn relu(v: f32) -> f32 {
 
 // The epilogues, each its own function: an entry point binds whatever its call graph mentions.
 fn forward_store(m: u32, n: u32, sum: f32) {
-  var v = sum + params[B_OFF + n];
+  var v = sum + params[dims.b_off + n];
   if (RELU) { v = relu(v); }
-  y[m * N + n] = v;
+  y[m * dims.n + n] = v;
 }
 
 fn grad_input_store(m: u32, k: u32, sum: f32) {
   var v = sum;
-  if (MASK_RELU && x[m * K + k] <= 0.0) { v = 0.0; }
-  dx[m * K + k] = v;
+  if (MASK_RELU && x[m * dims.k + k] <= 0.0) { v = 0.0; }
+  dx[m * dims.k + k] = v;
 }

@@ -11,7 +11,7 @@ import rowsSource from '../../shaders/dense_rows.wgsl';
 import splitSource from '../../shaders/dense_split.wgsl';
 import tilesSource from '../../shaders/dense_tiles.wgsl';
 import { ruleOverrides, type OptimizerRule } from './optimizer.ts';
-import { Hyper, recordsWgsl, StepParams, stepStatFlagWgsl } from './records.ts';
+import { DenseDims, Hyper, recordsWgsl, StepParams, stepStatFlagWgsl } from './records.ts';
 import { ceilDiv, composeWgsl, defineFamily, wgslConst, type Grid, type KernelFamily, type Overrides } from './spec.ts';
 
 const x = { binding: 0, access: 'read' } as const;
@@ -25,20 +25,21 @@ const optState = { binding: 7, access: 'read_write' } as const;
 const hyper = { binding: 8, access: 'uniform' } as const;
 const step = { binding: 9, access: 'uniform_dynamic' } as const;
 const stepFlags = { binding: 10, access: 'read_write' } as const;
+const dims = { binding: 11, access: 'uniform' } as const;
 const update = { params_out: paramsOut, opt_state: optState, hyper, step, step_flags: stepFlags };
 
 const entries = {
-  forward: { bindings: { x, params, y } },
-  grad_input: { bindings: { x, params, dy, dx } },
-  grad_weight: { bindings: { x, dy, grads } },
-  grad_weight_update: { bindings: { x, params, dy, ...update } },
-  backward_fused: { bindings: { x, params, dy, dx, ...update } },
+  forward: { bindings: { x, params, y, dims } },
+  grad_input: { bindings: { x, params, dy, dx, dims } },
+  grad_weight: { bindings: { x, dy, grads, dims } },
+  grad_weight_update: { bindings: { x, params, dy, dims, ...update } },
+  backward_fused: { bindings: { x, params, dy, dx, dims, ...update } },
 };
 
 export type DenseEntry = keyof typeof entries;
 export type DenseVariant = 'tiles' | 'rows' | 'split';
 
-const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper, StepParams), stepStatFlagWgsl];
+const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper, StepParams, DenseDims), stepStatFlagWgsl];
 
 export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntry>>> = {
   tiles: defineFamily({ name: 'dense_tiles', source: composeWgsl(tilesSource, tile, ...shared), entries }),
@@ -87,18 +88,13 @@ export function splitPartialFloats(t: DenseTuning): number {
   return t.variant === 'split' ? t.split * t.wgX * TILES.split[1] * t.wgY * TILES.split[0] : 0;
 }
 
-/** `rule`: the optimizer's update rule, for the updating entries (grad_weight_update, backward_fused). */
-export function denseOverrides(
-  shape: DenseShape,
-  tuning: DenseTuning,
-  flags: { relu?: boolean; maskRelu?: boolean; rule?: OptimizerRule } = {},
-): Overrides {
+/**
+ * The pipeline's constants: the variant's workgroup, the fused ReLU or its mask, and `rule`, the
+ * optimizer's update rule for the updating entries (grad_weight_update, backward_fused). The
+ * layer's shape is not among them (denseDims): one pipeline serves every layer.
+ */
+export function denseOverrides(tuning: DenseTuning, flags: { relu?: boolean; maskRelu?: boolean; rule?: OptimizerRule } = {}): Overrides {
   return {
-    M: shape.rows,
-    N: shape.outFeatures,
-    K: shape.inFeatures,
-    W_OFF: shape.weightOffset,
-    B_OFF: shape.biasOffset,
     RELU: flags.relu ?? false,
     MASK_RELU: flags.maskRelu ?? false,
     WG_X: tuning.wgX,
@@ -107,6 +103,11 @@ export function denseOverrides(
     ...(tuning.variant === 'split' ? { SPLIT: tuning.split } : {}),
     ...(flags.rule ? ruleOverrides(flags.rule) : {}),
   };
+}
+
+/** The `dims` uniform of a dense dispatch: the layer's shape and where its W and b start. */
+export function denseDims(shape: DenseShape): Uint8Array<ArrayBuffer> {
+  return DenseDims.bytes({ m: shape.rows, n: shape.outFeatures, k: shape.inFeatures, wOff: shape.weightOffset, bOff: shape.biasOffset });
 }
 
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */

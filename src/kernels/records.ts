@@ -137,5 +137,11 @@ export const Hyper = defineRecord(
   { uniform: true },
 );
 
+/**
+ * A dense layer's shape at one batch size, read by every dense kernel (shaders/lib/dense_common.wgsl):
+ * X is (m, k), W is (n, k) at params[w_off ..], b is (n) at params[b_off ..].
+ */
+export const DenseDims = defineRecord('DenseDims', { m: 'u32', n: 'u32', k: 'u32', w_off: 'u32', b_off: 'u32' }, { uniform: true });
+
 export type HyperValues = RecordValues<(typeof Hyper)['fields'][number]['name']>;
 export type StepStatValues = RecordValues<(typeof StepStat)['fields'][number]['name']>;

@@ -3,7 +3,15 @@
  * both parameter parities), encoded as setPipeline / setBindGroup / dispatch calls with no
  * allocation, no writeBuffer and no waiting; and the activations of one batch size.
  */
-import { denseFamily, denseGrid, denseOverrides, type DenseEntry, type DenseShape, type DenseTuning } from '../../kernels/dense.ts';
+import {
+  denseDims,
+  denseFamily,
+  denseGrid,
+  denseOverrides,
+  type DenseEntry,
+  type DenseShape,
+  type DenseTuning,
+} from '../../kernels/dense.ts';
 import type { OptimizerRule } from '../../kernels/optimizer.ts';
 import type { Grid } from '../../kernels/spec.ts';
 import type { Gpu } from '../../runtime/device.ts';
@@ -93,6 +101,8 @@ export class Activations {
 
 export abstract class Program {
   private readonly passes: Pass[] = [];
+  /** the `dims` uniforms of the dense dispatches, one per layer (its forward and backward share it) */
+  private readonly dims = new Map<number, GPUBuffer>();
   protected abstract readonly activations: Activations;
 
   constructor(
@@ -116,7 +126,24 @@ export abstract class Program {
 
   protected denseKernel(d: StepDispatch, tuning: DenseTuning): Promise<Kernel> {
     const flags = denseFlags(this.model.layout, d, this.model.rule);
-    return this.gpu.pipelines.get(denseFamily(tuning), d.entry, denseOverrides(d.shape!, tuning, flags));
+    return this.gpu.pipelines.get(denseFamily(tuning), d.entry, denseOverrides(tuning, flags));
+  }
+
+  /** The layer's `dims` uniform (its shape at this program's batch), made once. */
+  protected denseDims(d: StepDispatch): GPUBuffer {
+    const l = d.layer!;
+    let buffer = this.dims.get(l);
+    if (!buffer) {
+      const bytes = denseDims(d.shape!);
+      buffer = this.gpu.buffers.create(
+        `${this.tag}.l${l + 1}.dims`,
+        bytes.byteLength,
+        GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        bytes,
+      );
+      this.dims.set(l, buffer);
+    }
+    return buffer;
   }
 
   /** Forward through the first `layers` layers, ReLU fused after all but the model's last: acts[l] → acts[l + 1]. */
@@ -133,7 +160,9 @@ export abstract class Program {
     resources: (parity: 0 | 1) => Record<string, GPUBuffer | { buffer: GPUBuffer; offset: number; size: number }>,
     stepTable?: StepTable,
   ): void {
-    const group = (p: 0 | 1) => bindGroup(this.gpu.device, kernel, `${this.tag}.${d.label}.p${p}`, resources(p));
+    // every dense kernel reads its layer's shape from `dims`
+    const all = d.family === 'dense' ? (p: 0 | 1) => ({ ...resources(p), dims: this.denseDims(d) }) : resources;
+    const group = (p: 0 | 1) => bindGroup(this.gpu.device, kernel, `${this.tag}.${d.label}.p${p}`, all(p));
     this.passes.push({ dispatch: d, kernel, groups: [group(0), group(1)], ...(stepTable ? { stepTable } : {}) });
   }
 
@@ -173,5 +202,7 @@ export abstract class Program {
 
   destroy(): void {
     this.activations.destroy();
+    for (const b of this.dims.values()) this.gpu.buffers.destroy(b);
+    this.dims.clear();
   }
 }
