@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
 import { SEED_LAYERS } from '../src/model/layout.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/model/io/safetensors.ts';
-import { cpuSeconds, softwareGpuAtPagePriority } from './demo-host.ts';
+import { browserSettled, cpuSeconds, softwareGpuAtPagePriority } from './demo-host.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');
@@ -586,7 +586,11 @@ describe('demo page (built, in headless Chromium)', () => {
       };
       requestAnimationFrame(tick);
     });
+    // DEMO_TRACE=file.json: a Chrome trace of the case, to see what a long task was (thread CPU against wall time).
+    if (process.env.DEMO_TRACE)
+      await full.tracing.start({ path: process.env.DEMO_TRACE, categories: ['toplevel', 'devtools.timeline', 'v8.execute'] });
     const browserPid = browser!.process()!.pid!;
+    const settledMs = await browserSettled(browserPid);
     const softwareGpuThreads = softwareGpuAtPagePriority(browserPid);
     const cpuBefore = cpuSeconds(browserPid);
     try {
@@ -620,6 +624,7 @@ describe('demo page (built, in headless Chromium)', () => {
         polling: 200,
       });
       const end = await during();
+      if (process.env.DEMO_TRACE) await full.tracing.stop();
       const measuredMs = Date.now() - started;
       const moved = softwareGpuThreads();
       const cpuAfter = cpuSeconds(browserPid);
@@ -627,7 +632,7 @@ describe('demo page (built, in headless Chromium)', () => {
       const others = Math.max(0, cpuAfter.machine - cpuBefore.machine - (cpuAfter.ours - cpuBefore.ours)) / (measuredMs / 1000);
       const shared = others > 0.25;
       console.log(
-        `demo: main thread, full data: load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
+        `demo: main thread, full data (browser settled in ${settledMs} ms): load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
           `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
           `long tasks in all (load, start, training, pause, save; ${(measuredMs / 1000).toFixed(0)} s) ${JSON.stringify(end.tasks)}; ` +
           `other jobs ${others.toFixed(2)} of ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; SwiftShader threads moved to nice 0: ${moved}`,
@@ -640,12 +645,9 @@ describe('demo page (built, in headless Chromium)', () => {
         // The page's own work per update is a few milliseconds (the charts are drawn in their worker,
         // the figures once a second): no task over 50 ms from Start to the save, on any adapter.
         expect(afterLoad, 'main-thread long tasks from Start to the save (ms)').toEqual([]);
-        // Loading: the page's first layout (~20 ms of CPU) and the digit grid share the cores with the
-        // worker decompressing MNIST and, on SwiftShader, with the GPU process (nice −8) creating the
-        // device: there, it sometimes crosses 50 ms (up to 146 ms measured, demo/README.md).
-        if (software)
-          expect(Math.max(0, ...atLoad.tasks), 'longest main-thread task while loading (ms), software adapter').toBeLessThan(250);
-        else expect(atLoad.tasks, 'main-thread long tasks while loading (ms)').toEqual([]);
+        // Loading too, SwiftShader included, once the browser has settled from opening the window
+        // (browserSettled): the page's first layout is ~18 ms of CPU, its scripts less.
+        expect(atLoad.tasks, 'main-thread long tasks while loading (ms)').toEqual([]);
         // On SwiftShader the frames come from a GPU process that also runs the training's command buffers.
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {
