@@ -1,4 +1,4 @@
-/* global GPUBufferUsage, GPUMapMode, GPUShaderStage, performance -- installed by webgpu's globals, and Node's */
+/* global GPUBufferUsage, GPUMapMode, GPUShaderStage, GPUTextureUsage, performance -- installed by webgpu's globals, and Node's */
 // Standalone study of matmul shapes on lavapipe (llvmpipe): every candidate is checked against a
 // float64 reference, then timed interleaved with the others in one process (REPS dispatches per
 // submit; median and min over SAMPLES submits: on a shared machine the min is the steadier one).
@@ -14,6 +14,7 @@
 //   ubo   (UBOS)   as dot, with the broadcast operand from a 64 KiB uniform binding
 //   sg    (SGS)    u shared by subgroupBroadcast from one vec4 load per lane (NOBCAST=1 adds an
 //                  unchecked twin without the broadcast, to time the loads alone)
+//   tex   (TEXS "TM,TN,WX,WY") as tiles, both operands r32float sampled textures (textureLoad)
 //   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
 // Columns: process CPU time (lavapipe's threads run in the process), median and min wall time.
 // Findings: bench/RESULTS.md, 2026-12-01 and 2026-12-02 sections.
@@ -334,6 +335,41 @@ for (const [A, B, WG] of envShapes('SGS', '4,4,8 8,2,8 8,2,16 16,1,16 4,2,32 8,4
       grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
     });
 }
+// texture form (fwd: USR = VSR = 1): both operands as r32float sampled textures, R texels a row,
+// read with textureLoad (llvmpipe's texel fetch: vector address math and a gather, no per-lane
+// loop with a mask test and a bounds check as its storage loads have); TM×TN per lane as `tiles`.
+function texKernel(TM, TN, WX, WY) {
+  return `override I: u32; override J: u32; override R: u32;
+override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;
+@group(0) @binding(0) var u: texture_2d<f32>;
+@group(0) @binding(1) var v: texture_2d<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WX}, ${WY}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i0 = gid.y * ${TM}u; let j0 = gid.x * ${TN}u;
+  if (i0 >= I || j0 >= J) { return; }
+  var ub: array<u32, ${TM}>; var vb: array<u32, ${TN}>;
+  for (var i = 0u; i < ${TM}u; i++) { ub[i] = min(i0 + i, I - 1u); }
+  for (var i = 0u; i < ${TN}u; i++) { vb[i] = min(j0 + i, J - 1u); }
+  var acc: array<array<f32, ${TN}>, ${TM}>;
+  for (var r = 0u; r < R; r++) {
+    var a: array<f32, ${TM}>; var b: array<f32, ${TN}>;
+    for (var i = 0u; i < ${TM}u; i++) { a[i] = textureLoad(u, vec2(r, ub[i]), 0).x; }
+    for (var i = 0u; i < ${TN}u; i++) { b[i] = textureLoad(v, vec2(r, vb[i]), 0).x; }
+    for (var i = 0u; i < ${TM}u; i++) { for (var t = 0u; t < ${TN}u; t++) { acc[i][t] = fma(a[i], b[t], acc[i][t]); } }
+  }
+  for (var i = 0u; i < ${TM}u; i++) { for (var t = 0u; t < ${TN}u; t++) {
+    if (i0 + i < I && j0 + t < J) { o[(i0 + i) * OSI + (j0 + t) * OSJ] = acc[i][t]; } } }
+}`;
+}
+for (const [TM, TN, WX, WY] of envShapes('TEXS', '8,8,8,2 4,4,8,8')) {
+  variants.push({
+    name: `tex${TM}x${TN} wg${WX}x${WY}`,
+    tex: true,
+    only: (p) => p.USR === 1 && p.VSR === 1,
+    src: texKernel(TM, TN, WX, WY),
+    grid: (p) => [Math.ceil(p.J / (TN * WX)), Math.ceil(p.I / (TM * WY))],
+  });
+}
 if (process.env.UNROLL)
   for (const [A, B, WG] of envShapes('UNROLL', '')) {
     for (const R of [64, 128, 256])
@@ -353,6 +389,24 @@ const BGL = device.createBindGroupLayout({
   ],
 });
 const keep = [];
+const TBGL = device.createBindGroupLayout({
+  entries: [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: 'unfilterable-float' } },
+    { binding: 1, visibility: GPUShaderStage.COMPUTE, texture: { sampleType: 'unfilterable-float' } },
+    { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+  ],
+});
+/** An operand as an r32float texture of `width` texels a row (rows = its length / width). */
+function texture(data, width) {
+  const height = data.length / width;
+  const t = device.createTexture({
+    size: [width, height],
+    format: 'r32float',
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  device.queue.writeTexture({ texture: t }, data, { bytesPerRow: width * 4 }, [width, height]);
+  return t.createView();
+}
 const UBGL = device.createBindGroupLayout({
   entries: [
     { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
@@ -376,8 +430,9 @@ for (const p of problems()) {
     if (vr.only && !vr.only(p)) continue;
     if (process.env.DEBUG) console.log('compile', p.name, vr.name);
     const module = device.createShaderModule({ code: vr.src });
+    const layout = vr.ubo ? UBGL : vr.tex ? TBGL : BGL;
     const pipeline = device.createComputePipeline({
-      layout: device.createPipelineLayout({ bindGroupLayouts: [vr.ubo ? UBGL : BGL] }),
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
         module,
         entryPoint: 'main',
@@ -385,8 +440,10 @@ for (const p of problems()) {
       },
     });
     const group = device.createBindGroup({
-      layout: vr.ubo ? UBGL : BGL,
-      entries: [vr.ubo ? uu : ub, vb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      layout,
+      entries: vr.tex
+        ? [texture(u, p.R), texture(v, p.R), { buffer: ob }].map((resource, binding) => ({ binding, resource }))
+        : [vr.ubo ? uu : ub, vb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
     keep.push(module, pipeline, group, ub, vb, ob);
     const grid = vr.grid(p);
