@@ -14,6 +14,7 @@
 //   ubo   (UBOS)   as dot, with the broadcast operand from a 64 KiB uniform binding
 //   sg    (SGS)    u shared by subgroupBroadcast from one vec4 load per lane (NOBCAST=1 adds an
 //                  unchecked twin without the broadcast, to time the loads alone)
+//   tiles4v (TILES4 "TM,TN,WX,WY") as tiles, both operands vec4 along the reduction (fwd only)
 //   tex   (TEXS "TM,TN,WX,WY") as tiles, both operands r32float sampled textures (textureLoad)
 //   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
 // Columns: process CPU time (lavapipe's threads run in the process), median and min wall time.
@@ -367,6 +368,38 @@ for (const [TM, TN, WX, WY] of envShapes('TEXS', '8,8,8,2 4,4,8,8')) {
     tex: true,
     only: (p) => p.USR === 1 && p.VSR === 1,
     src: texKernel(TM, TN, WX, WY),
+    grid: (p) => [Math.ceil(p.J / (TN * WX)), Math.ceil(p.I / (TM * WY))],
+  });
+}
+// vec4 register tiles (fwd: USR = VSR = 1, R % 4 = 0): as `tiles`, both operands read as vec4 along
+// the reduction, 4 steps of it per load: TM + TN vec4 loads for 4·TM·TN FMAs. llvmpipe's load loop
+// runs once per lane for the 4 components (its mask test and bounds check shared by them).
+function tiles4Kernel(TM, TN, WX, WY) {
+  return `${HEAD}
+@compute @workgroup_size(${WX}, ${WY}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i0 = gid.y * ${TM}u; let j0 = gid.x * ${TN}u;
+  if (i0 >= I || j0 >= J) { return; }
+  var ub: array<u32, ${TM}>; var vb: array<u32, ${TN}>;
+  for (var i = 0u; i < ${TM}u; i++) { ub[i] = min(i0 + i, I - 1u) * (USI / 4u); }
+  for (var i = 0u; i < ${TN}u; i++) { vb[i] = min(j0 + i, J - 1u) * (VSJ / 4u); }
+  var acc: array<array<f32, ${TN}>, ${TM}>;
+  for (var r = 0u; r < R / 4u; r++) {
+    var a: array<vec4<f32>, ${TM}>; var b: array<vec4<f32>, ${TN}>;
+    for (var i = 0u; i < ${TM}u; i++) { a[i] = u[ub[i] + r]; }
+    for (var i = 0u; i < ${TN}u; i++) { b[i] = v[vb[i] + r]; }
+    for (var c = 0u; c < 4u; c++) {
+      for (var i = 0u; i < ${TM}u; i++) { for (var t = 0u; t < ${TN}u; t++) { acc[i][t] = fma(a[i][c], b[t][c], acc[i][t]); } }
+    }
+  }
+  for (var i = 0u; i < ${TM}u; i++) { for (var t = 0u; t < ${TN}u; t++) {
+    if (i0 + i < I && j0 + t < J) { o[(i0 + i) * OSI + (j0 + t) * OSJ] = acc[i][t]; } } }
+}`;
+}
+for (const [TM, TN, WX, WY] of envShapes('TILES4', '8,8,8,2 4,4,8,8')) {
+  variants.push({
+    name: `tiles4v${TM}x${TN} wg${WX}x${WY}`,
+    only: (p) => p.USR === 1 && p.VSR === 1 && p.R % 4 === 0,
+    src: tiles4Kernel(TM, TN, WX, WY),
     grid: (p) => [Math.ceil(p.J / (TN * WX)), Math.ceil(p.I / (TM * WY))],
   });
 }
