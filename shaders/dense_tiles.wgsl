@@ -21,11 +21,13 @@ fn forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n0 = gid.x * TILE_N;
   if (m0 >= dims.m || n0 >= dims.n) { return; }
   let acc = forward_partial(m0, n0, 0u, dims.k);
-  // Epilogue loops bounded by the tile's edge (see update_weight_tile).
+  // Constant loop bounds (guarded at the layer's edge): unrolled, every index into the tile is a
+  // constant and the tile stays in registers; one index known only at run time puts the whole
+  // array in per-lane scratch memory on llvmpipe.
   let rows = min(TILE_M, dims.m - m0);
   let cols = min(TILE_N, dims.n - n0);
-  for (var j = 0u; j < cols; j++) {
-    for (var i = 0u; i < rows; i++) { forward_store(m0 + i, n0 + j, acc[i][j]); }
+  for (var j = 0u; j < TILE_N; j++) {
+    for (var i = 0u; i < TILE_M; i++) { if (i < rows && j < cols) { forward_store(m0 + i, n0 + j, acc[i][j]); } }
   }
 }
 
@@ -36,8 +38,8 @@ fn grad_input_tile(m0: u32, k0: u32) {
   let acc = grad_input_partial(m0, k0, 0u, dims.n);
   let rows = min(TILE_M, dims.m - m0);
   let cols = min(TILE_N, dims.k - k0);
-  for (var i = 0u; i < rows; i++) {
-    for (var j = 0u; j < cols; j++) { grad_input_store(m0 + i, k0 + j, acc[i][j]); }
+  for (var i = 0u; i < TILE_M; i++) {
+    for (var j = 0u; j < TILE_N; j++) { if (i < rows && j < cols) { grad_input_store(m0 + i, k0 + j, acc[i][j]); } }
   }
 }
 
@@ -69,16 +71,29 @@ fn grad_weight_tile(n0: u32, k0: u32) -> WeightTile {
 
 // The loops run to the tile's edge within the layer, a bound known only at run time: with constant
 // bounds the compiler unrolls them into TILE_M·TILE_N copies of the optimizer's rule, which took
-// lavapipe minutes to compile for 8×8 tiles (one copy: seconds; the update is not the hot loop).
+// lavapipe minutes to compile for 8×8 tiles (one copy: seconds). So that no index into the tile is
+// a run-time value either (which would put it in scratch memory, as forward's comment says), each
+// pass updates element [0] and shifts the rest down by one, with constant-bound (unrolled) copies:
+// register moves. Measured: 2–5% off a lavapipe training step (bench/RESULTS.md, 2026-12-02).
 fn update_weight_tile(n0: u32, k0: u32) {
   if (n0 >= dims.n || k0 >= dims.k) { return; }
   let t = grad_weight_tile(n0, k0);
   let rows = min(TILE_M, dims.n - n0);
   let cols = min(TILE_N, dims.k - k0);
+  var dw = t.dw;
+  var db = t.db;
   for (var i = 0u; i < rows; i++) {
     let n = n0 + i;
-    for (var j = 0u; j < cols; j++) { update_at(dims.w_off + n * dims.k + k0 + j, t.dw[i][j]); }
-    if (k0 == 0u) { update_at(dims.b_off + n, t.db[i]); }
+    var row = dw[0];
+    for (var j = 0u; j < cols; j++) {
+      update_at(dims.w_off + n * dims.k + k0 + j, row[0]);
+      for (var c = 0u; c + 1u < TILE_N; c++) { row[c] = row[c + 1u]; }
+    }
+    if (k0 == 0u) { update_at(dims.b_off + n, db[0]); }
+    for (var r = 0u; r + 1u < TILE_M; r++) {
+      dw[r] = dw[r + 1u];
+      db[r] = db[r + 1u];
+    }
   }
 }
 
@@ -97,10 +112,10 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = grad_weight_tile(n0, k0);
   let rows = min(TILE_M, dims.n - n0);
   let cols = min(TILE_N, dims.k - k0);
-  for (var i = 0u; i < rows; i++) {
+  for (var i = 0u; i < TILE_M; i++) {
     let n = n0 + i;
-    for (var j = 0u; j < cols; j++) { grads[dims.w_off + n * dims.k + k0 + j] = t.dw[i][j]; }
-    if (k0 == 0u) { grads[dims.b_off + n] = t.db[i]; }
+    for (var j = 0u; j < TILE_N; j++) { if (i < rows && j < cols) { grads[dims.w_off + n * dims.k + k0 + j] = t.dw[i][j]; } }
+    if (k0 == 0u && i < rows) { grads[dims.b_off + n] = t.db[i]; }
   }
 }
 
