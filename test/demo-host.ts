@@ -93,3 +93,31 @@ export async function browserSettled(browserPid: number, maxMs = 5000): Promise<
     if (busy < 0.05 || Date.now() - start > maxMs) return Date.now() - start;
   }
 }
+
+/**
+ * How slow this host's CPU is right now: the best of 3 runs of a fixed integer loop, in ms, and
+ * whether it is over SLOW_HOST_MS. The 2-core AMD EPYC (Zen 5) VM this project runs on does it in
+ * ~35 ms, its Intel Xeon predecessor about 1.5× that; the same VM once slowed down 7–8× for an
+ * hour, with nothing else running in it and no steal time in /proc/stat (bench/RESULTS.md,
+ * 2026-12-02). On such a host the page's 18 ms first layout is itself a long task: the main-thread
+ * case then checks what it checks on a shared machine, and says why.
+ */
+export const SLOW_HOST_MS = 100;
+
+export function hostSpeed(): { spinMs: number; slow: boolean } {
+  let best = Infinity;
+  for (let run = 0; run < 3; run++) {
+    const start = performance.now();
+    let x = 1;
+    let sum = 0;
+    for (let i = 0; i < 20_000_000; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      sum += x & 1023;
+    }
+    best = Math.min(best, performance.now() - start);
+    if (sum < 0) throw new Error('unreachable: keeps the loop from being optimized away');
+  }
+  return { spinMs: Math.round(best), slow: best > SLOW_HOST_MS };
+}

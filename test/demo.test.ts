@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
 import { SEED_LAYERS } from '../src/model/layout.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/model/io/safetensors.ts';
-import { browserSettled, cpuSeconds, softwareGpuAtPagePriority } from './demo-host.ts';
+import { browserSettled, cpuSeconds, hostSpeed, SLOW_HOST_MS, softwareGpuAtPagePriority } from './demo-host.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');
@@ -591,6 +591,7 @@ describe('demo page (built, in headless Chromium)', () => {
       await full.tracing.start({ path: process.env.DEMO_TRACE, categories: ['toplevel', 'devtools.timeline', 'v8.execute'] });
     const browserPid = browser!.process()!.pid!;
     const settledMs = await browserSettled(browserPid);
+    const host = hostSpeed();
     const softwareGpuThreads = softwareGpuAtPagePriority(browserPid);
     const cpuBefore = cpuSeconds(browserPid);
     try {
@@ -630,12 +631,14 @@ describe('demo page (built, in headless Chromium)', () => {
       const cpuAfter = cpuSeconds(browserPid);
       // Other jobs on the machine (cores they kept busy on average): the page then cannot be measured alone.
       const others = Math.max(0, cpuAfter.machine - cpuBefore.machine - (cpuAfter.ours - cpuBefore.ours)) / (measuredMs / 1000);
-      const shared = others > 0.25;
+      const shared = others > 0.25 || host.slow;
       console.log(
         `demo: main thread, full data (browser settled in ${settledMs} ms): load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
           `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
           `long tasks in all (load, start, training, pause, save; ${(measuredMs / 1000).toFixed(0)} s) ${JSON.stringify(end.tasks)}; ` +
-          `other jobs ${others.toFixed(2)} of ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; SwiftShader threads moved to nice 0: ${moved}`,
+          `other jobs ${others.toFixed(2)} of ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; ` +
+          `host speed: the spin loop in ${host.spinMs} ms${host.slow ? ` (over ${SLOW_HOST_MS} ms: a slowed host, checked as a shared one)` : ''}; ` +
+          `SwiftShader threads moved to nice 0: ${moved}`,
       );
       await full.screenshot({ path: join(ARTIFACTS, 'desktop-full-data.png') as `${string}.png`, fullPage: true });
       const software = (await full.$eval('#adapter', (e) => (e as HTMLElement).dataset.state)) === 'fallback';
@@ -651,7 +654,8 @@ describe('demo page (built, in headless Chromium)', () => {
         // On SwiftShader the frames come from a GPU process that also runs the training's command buffers.
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {
-        // Other jobs took the CPU from the page (and ran at its priority): only no freeze, little
+        // Other jobs took the CPU from the page (and ran at its priority), or the host itself is slowed
+        // (hostSpeed): only no freeze, little
         // blocking in all (the time over 50 ms of every long task, under 15% of the measured time),
         // and frames kept coming.
         const blocking = end.tasks.reduce((a, d) => a + Math.max(0, d - 50), 0);
