@@ -96,11 +96,11 @@ export async function browserSettled(browserPid: number, maxMs = 5000): Promise<
 
 /**
  * How slow this host's CPU is right now: the best of 3 runs of a fixed integer loop, in ms, and
- * whether it is over SLOW_HOST_MS. The 2-core AMD EPYC (Zen 5) VM this project runs on does it in
- * ~35 ms (estimated: 250 ms while it ran 7× slow), an Intel Xeon host perhaps 1.5× that; the VM once slowed down 7–8× for an
- * hour, with nothing else running in it and no steal time in /proc/stat (bench/RESULTS.md,
- * 2026-12-02). On such a host the page's 18 ms first layout is itself a long task: the main-thread
- * case then checks what it checks on a shared machine, and says why.
+ * whether it is over SLOW_HOST_MS. The 2-core AMD EPYC (Zen 5) VM this project runs on should do it
+ * in ~35 ms (estimated: 250 ms while it ran 7× slow), an Intel Xeon host perhaps 1.5× that. That VM
+ * once slowed down 7–8× for an hour, with nothing else running in it and no steal time in
+ * /proc/stat (bench/RESULTS.md, 2026-12-02). On such a host the page's 18 ms first layout is itself
+ * a long task: the main-thread case then checks what it checks on a shared machine, and says why.
  */
 export const SLOW_HOST_MS = 100;
 
