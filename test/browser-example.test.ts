@@ -51,7 +51,7 @@ describe('examples/browser (built from the packed package, in headless Chromium)
     });
     console.log(`browser example: packed, installed and built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     server = await serveStatic({ '/': join(app, 'dist'), '/mnist/': MNIST_DIR });
-    browser = await puppeteer.launch({ executablePath: findChromium(), args: chromiumArgs(), headless: true, protocolTimeout: 150_000 });
+    browser = await puppeteer.launch({ executablePath: findChromium(), args: chromiumArgs(), headless: true, protocolTimeout: 600_000 });
     page = await browser.newPage();
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console error: ${message.text()} (${message.location().url ?? ''})`);
@@ -73,12 +73,13 @@ describe('examples/browser (built from the packed package, in headless Chromium)
     const started = performance.now();
     await page.goto(`${server!.url}/?steps=${STEPS}&lr=0.05&momentum=0.9&test=1000`, { waitUntil: 'load', timeout: 30_000 });
     try {
+      // ~30 s on the 2-core VM; 240 s were not enough when that VM ran 7× slow (bench/RESULTS.md, 2026-12-02).
       await page.waitForFunction(`['done', 'error'].includes(document.getElementById('status').dataset.state)`, {
-        timeout: 240_000,
+        timeout: 480_000,
         polling: 200,
       });
     } catch (error) {
-      throw new Error(`the page did not finish in 240 s; it says ${await state()}`, { cause: error });
+      throw new Error(`the page did not finish in 480 s; it says ${await state()}`, { cause: error });
     }
     const seconds = (performance.now() - started) / 1000;
     const status = await state();
@@ -89,5 +90,5 @@ describe('examples/browser (built from the packed package, in headless Chromium)
     expect(shown.text).toMatch(/^\d+\.\d\d%$/);
     expect(shown.value, `test accuracy after ${STEPS} steps at lr 0.05, momentum 0.9 (chance is 0.1)`).toBeGreaterThan(0.3);
     expect(problems, 'console errors or page errors').toEqual([]);
-  }, 300_000);
+  }, 540_000);
 });
