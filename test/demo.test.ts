@@ -655,9 +655,8 @@ describe('demo page (built, in headless Chromium)', () => {
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {
         // Other jobs took the CPU from the page (and ran at its priority), or the host itself is slowed
-        // (hostSpeed): only no freeze, little
-        // blocking in all (the time over 50 ms of every long task, under 15% of the measured time),
-        // and frames kept coming.
+        // (hostSpeed): only no freeze, little blocking in all (the time over 50 ms of every long task,
+        // under 15% of the measured time), and frames kept coming.
         const blocking = end.tasks.reduce((a, d) => a + Math.max(0, d - 50), 0);
         expect(Math.max(0, ...end.tasks), 'longest main-thread task (ms), machine shared with other jobs').toBeLessThan(1000);
         expect(blocking, 'main-thread blocking time (ms), machine shared with other jobs').toBeLessThan(0.15 * measuredMs);
