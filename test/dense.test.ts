@@ -88,7 +88,7 @@ const shapes: [number, number, number][] = [
 const tunings: DenseTuning[] = [
   { variant: 'tiles', wgX: 8, wgY: 2, split: 1 },
   { variant: 'tiles', wgX: 4, wgY: 4, split: 1 },
-  { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
+  { variant: 'rows', wgX: 16, wgY: 1, split: 1 },
   { variant: 'rows', wgX: 8, wgY: 1, split: 1 },
   { variant: 'split', wgX: 4, wgY: 4, split: 16 },
   // a split that does not divide the reductions, so some z-slices get short or empty ranges

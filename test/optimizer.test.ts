@@ -123,7 +123,7 @@ describe('the optimizer pass over a flat parameter buffer, against torch.optim i
 describe('the update fused into grad_weight_update (every rule, tiles and rows)', () => {
   const tunings: DenseTuning[] = [
     { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
-    { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
+    { variant: 'rows', wgX: 16, wgY: 1, split: 1 },
   ];
   const [M, N, K] = [45, 13, 65];
   for (const tuning of tunings)

@@ -60,7 +60,7 @@ describe('ReLU kernels', () => {
 
   for (const tuning of [
     { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
-    { variant: 'rows', wgX: 64, wgY: 1, split: 1 },
+    { variant: 'rows', wgX: 16, wgY: 1, split: 1 },
     { variant: 'split', wgX: 8, wgY: 8, split: 4 },
   ] as DenseTuning[]) {
     it(`the dense forward's fused ReLU keeps a NaN sum NaN (${tuning.variant})`, async () => {

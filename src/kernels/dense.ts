@@ -53,6 +53,8 @@ export const TILES: Readonly<Record<'tiles' | 'split', readonly [number, number]
   split: [wgslConst(splitSource, 'TILE_M'), wgslConst(splitSource, 'TILE_N')],
 };
 export const ROW_BLOCK = wgslConst(rowsSource, 'ROW_BLOCK');
+/** Output columns a lane of the `rows` variant computes, WG_X apart. */
+export const LANE_COLS = wgslConst(rowsSource, 'LANE_COLS');
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
 export interface DenseShape {
@@ -66,7 +68,7 @@ export interface DenseShape {
 
 /**
  * `tiles`: each invocation a TILE_M × TILE_N register tile, workgroups of wgX × wgY (lavapipe).
- * `rows`: each invocation one column of a ROW_BLOCK-row block, workgroups of wgX (SwiftShader).
+ * `rows`: each invocation LANE_COLS columns of a ROW_BLOCK-row block, workgroups of wgX (SwiftShader).
  * `split`: the tiles of a wgX × wgY block computed by `split` z-slices of the workgroup, each over
  * its share of the reduction, summed in workgroup memory (GPUs, where batch 64 leaves the tiles'
  * grids too small to fill the machine).
@@ -112,7 +114,7 @@ export function denseDims(shape: DenseShape): Uint8Array<ArrayBuffer> {
 
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
 function rowsAndColumns(rows: number, columns: number, t: DenseTuning): [number, number] {
-  if (t.variant === 'rows') return [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX)];
+  if (t.variant === 'rows') return [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX * LANE_COLS)];
   const [tileRows, tileColumns] = TILES[t.variant];
   return [ceilDiv(rows, t.wgY * tileRows), ceilDiv(columns, t.wgX * tileColumns)];
 }

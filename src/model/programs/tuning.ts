@@ -7,7 +7,7 @@ export interface Tuning {
 }
 
 export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 2, split: 1 } };
-export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 64, wgY: 1, split: 1 } };
+export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 16, wgY: 1, split: 1 } };
 export const SPLIT_TUNING: Tuning = { matmul: { variant: 'split', wgX: 4, wgY: 4, split: 16 } };
 export const DEFAULT_TUNING = TILES_TUNING;
 export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING, split: SPLIT_TUNING };
