@@ -3,7 +3,7 @@
 // float64 reference, then timed interleaved with the others in one process (REPS dispatches per
 // submit; median and min over SAMPLES submits: on a shared machine the min is the steadier one).
 // Run: node bench/cpu-study/study.mjs ['fwd l3'[:variant-substring]]
-// Shapes are the seed's GEMMs at batch 64, in one generic form o[i,j] = Σ_r u[i,r]·v[j,r] with
+// Shapes are the seed's GEMMs at batch 64 (env M: another batch, e.g. M=16 for one 64 KiB uniform window of l1's X), in one generic form o[i,j] = Σ_r u[i,r]·v[j,r] with
 // strides: fwd (Y = X·Wᵀ), fwdT (same with W transposed), gin (dX = dY·W), gw / gwT (dW = dYᵀ·X,
 // lanes along k or along n). Variants (env lists "A,B,WG ..."):
 //   tiles4x4      the engine's tiles kernel before 2026-12-02 (4×4 per lane, 8×8 workgroup)
@@ -18,6 +18,9 @@
 //   tex   (TEXS "TM,TN,WX,WY") as tiles, both operands r32float sampled textures (textureLoad)
 //   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
 // Columns: process CPU time (lavapipe's threads run in the process), median and min wall time.
+// SwiftShader instead of lavapipe: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian's
+// Chromium ships the ICD). There the array-indexed forms (tiles*) are 5-10x slower than `lane`, whose
+// accumulators are named variables: SwiftShader keeps loop-indexed private arrays in memory.
 // Findings: bench/RESULTS.md, 2026-12-01 and 2026-12-02 sections.
 import { create, globals } from 'webgpu';
 Object.assign(globalThis, globals);
@@ -34,7 +37,7 @@ const device = await adapter.requestDevice({
 device.addEventListener('uncapturederror', (e) => console.error('GPU error', e.error.message));
 console.log(adapter.info?.description ?? '');
 
-const M = 64;
+const M = Number(process.env.M ?? 64);
 const LAYERS = [784, 512, 256, 128, 64, 10];
 const filter = process.argv[2] ?? '';
 const REPS = Number(process.env.REPS ?? 20);
