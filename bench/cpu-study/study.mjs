@@ -12,6 +12,7 @@
 //   dot   (DOTS)   as lane, both operands read as vec4 along the reduction (fwd only)
 //   vout  (VOUTS)  each lane 4 adjacent outputs as a vec4 (v contiguous along j)
 //   ubo   (UBOS)   as dot, with the broadcast operand from a 64 KiB uniform binding
+//   uvout (UVOUTS) the broadcast operand as uniform scalars, v as vec4 along j (any strides)
 //   sg    (SGS)    u shared by subgroupBroadcast from one vec4 load per lane (NOBCAST=1 adds an
 //                  unchecked twin without the broadcast, to time the loads alone)
 //   tiles4v (TILES4 "TM,TN,WX,WY") as tiles, both operands vec4 along the reduction (fwd only)
@@ -299,6 +300,40 @@ for (const [A, B, WG] of envShapes('UBOS', '16,1,16 8,2,16 16,1,64 32,1,16 4,4,1
     only: (p) => p.USR === 1 && p.VSR === 1 && p.us * 4 <= 65536,
     src: uboKernel({ A, B, WG }),
     grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+  });
+}
+// uniform-buffer broadcast operand, any strides: u (rows i uniform across the workgroup) read as
+// scalars from a 64 KiB uniform binding, v per lane from storage as B vec4s along j (VSJ = 1), the
+// lane owning columns 4·(lane + t·WG) .. +3: per step of r, B vec4 lane loads for 4·A·B FMAs.
+function uvoutKernel({ A, B, WG }) {
+  const L = [HEAD.replace('var<storage, read> u: array<vec4<f32>>', 'var<uniform> u: array<vec4<f32>, 4096>')];
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let jv = wid.x * ${WG * B}u + lid.x;`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * USI;`);
+  for (let t = 0; t < B; t++) L.push(`  let vb${t} = min(jv + ${t * WG}u, J / 4u - 1u);`);
+  for (let i = 0; i < A; i++) for (let t = 0; t < B; t++) L.push(`  var a${i}_${t} = vec4<f32>();`);
+  L.push(`  for (var r = 0u; r < R; r++) {`);
+  for (let t = 0; t < B; t++) L.push(`    let b${t} = v[r * (VSR / 4u) + vb${t}];`);
+  for (let i = 0; i < A; i++) {
+    L.push(`    let e${i} = ub${i} + r * USR; let x${i} = u[e${i} >> 2u][e${i} & 3u];`);
+    for (let t = 0; t < B; t++) L.push(`    a${i}_${t} = fma(vec4(x${i}), b${t}, a${i}_${t});`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < B; t++)
+    for (let i = 0; i < A; i++)
+      L.push(
+        `  if (jv + ${t * WG}u < J / 4u && i0 + ${i}u < I) { for (var c = 0u; c < 4u; c++) { o[(i0 + ${i}u) * OSI + ((jv + ${t * WG}u) * 4u + c) * OSJ] = a${i}_${t}[c]; } }`,
+      );
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [A, B, WG] of envShapes('UVOUTS', '8,1,8 8,2,8 16,1,8 4,2,8')) {
+  variants.push({
+    name: `uvout A${A} B${B} wg${WG}`,
+    ubo: true,
+    only: (p) => p.VSJ === 1 && p.J % 4 === 0 && p.VSR % 4 === 0 && p.us * 4 <= 65536,
+    src: uvoutKernel({ A, B, WG }),
+    grid: (p) => [Math.ceil(p.J / 4 / (WG * B)), Math.ceil(p.I / A)],
   });
 }
 // subgroup form (fwd: USR = VSR = 1): the 8 lanes of a subgroup each load one vec4 of the broadcast
