@@ -28,7 +28,11 @@ export const WORKLOAD_FLAGS: Record<string, FlagSpec> = {
     help: 'command buffers in flight before the CPU waits (default 3; 2 on fallback adapters)',
   },
   seed: { type: 'int', placeholder: 'N', help: 'seed of the initial weights and of the shuffle (default 1)' },
-  'unfused-update': { type: 'bool', help: 'SGD as its own pass instead of fused into the weight-gradient kernels' },
+  'unfused-update': { type: 'bool', help: 'the optimizer as its own pass instead of fused into the weight-gradient kernels' },
+  'fused-update': {
+    type: 'bool',
+    help: "the optimizer fused into the weight-gradient kernels even where the adapter's tuning runs it as a pass (SwiftShader)",
+  },
   matmul: {
     type: 'string',
     placeholder: 'VARIANT',
@@ -71,7 +75,10 @@ export function workloadOptions(flags: ParsedFlags): WorkloadOptions {
   set('stepsPerSubmit', positive(flags, 'steps-per-submit'));
   set('maxInFlight', positive(flags, 'max-in-flight'));
   set('seed', flags.seed as number | undefined);
-  if (flags['unfused-update']) o.unfusedUpdate = true;
+  if (flags['unfused-update'] && flags['fused-update'])
+    throw new InputError('--fused-update and --unfused-update contradict each other: give one');
+  if (flags['unfused-update']) o.fusedUpdate = false;
+  if (flags['fused-update']) o.fusedUpdate = true;
   if (flags.matmul !== undefined) o.variant = knownVariant('matmul', flags.matmul as string, false);
   if (givesOptimizerFlags(flags)) {
     o.optimizer = optimizerFromFlags(flags);

@@ -18,6 +18,11 @@ import {
 } from './engine.ts';
 import { type Device as Gpu, MNIST_NORMALIZATION, datasetFrom, sgd } from '../src/index.ts';
 
+/** The trainer's own step on this adapter: its tuning, with the update fused or not as that tuning says. */
+function isTrainerStep(v: Variant, fusedUpdate: boolean): boolean {
+  return v.trainerDefault && fusedUpdate === (v.tuning.fusedUpdate ?? true);
+}
+
 /** A training step's dispatches (costs.ts stepKernels: the train program's plan) matched to the timed cases by kernel, layer and variant. */
 export function stepBreakdown(o: KernelBenchOptions, results: readonly CaseResult[], v: Variant, fusedUpdate: boolean): StepBreakdown {
   const kernels = stepKernels(o.layers, o.batchSize, fusedUpdate);
@@ -34,7 +39,7 @@ export function stepBreakdown(o: KernelBenchOptions, results: readonly CaseResul
   for (const p of parts) p.share = total > 0 ? p.microseconds / total : 0;
   return {
     variant: v.name,
-    trainerDefault: v.trainerDefault,
+    trainerDefault: isTrainerStep(v, fusedUpdate),
     fusedUpdate,
     dispatches: kernels.length,
     microseconds: total,
@@ -118,7 +123,7 @@ export async function replaySteps(
     const { flops, bytes } = totalCost(program.dispatches.map((d) => dispatchCost(d, layout, B)));
     return {
       variant: v.name,
-      trainerDefault: v.trainerDefault,
+      trainerDefault: isTrainerStep(v, fusedUpdate),
       fusedUpdate,
       dispatches: program.dispatchCount,
       finite: losses.every((l) => Number.isFinite(l)),

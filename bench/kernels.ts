@@ -211,10 +211,11 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
   const replays: StepReplay[] = [];
   if (o.replay && !o.only) {
     for (const v of variants) {
-      const r = await replaySteps(gpu, o, v, true, useTimestamps);
+      // each variant's step as its tuning runs it: the update fused or as its own pass
+      const r = await replaySteps(gpu, o, v, v.tuning.fusedUpdate ?? true, useTimestamps);
       replays.push(r);
       log(
-        `training step replay [${v.name}]: ${(r.timing.microsecondsPerDispatch / 1000).toFixed(2)} ms/step (${r.timing.method}, ${r.timing.reps}×${r.timing.samples})`,
+        `training step replay [${v.name}, ${r.fusedUpdate ? 'fused' : 'unfused'} update]: ${(r.timing.microsecondsPerDispatch / 1000).toFixed(2)} ms/step (${r.timing.method}, ${r.timing.reps}×${r.timing.samples})`,
       );
     }
   }

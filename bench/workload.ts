@@ -39,7 +39,8 @@ export interface WorkloadOptions {
   readonly stepsPerSubmit?: number;
   readonly maxInFlight?: number;
   readonly seed?: number;
-  readonly unfusedUpdate?: boolean;
+  /** the optimizer fused into the weight-gradient kernels or as its own pass; default the adapter's tuning */
+  readonly fusedUpdate?: boolean;
   /** the matmul variant (tunings.ts: `tiles`, `rows`, …) instead of the trainer's choice for the adapter */
   readonly variant?: string;
   /** default the seed's SGD (lr 0.01, momentum 0.5) */
@@ -164,7 +165,7 @@ function trainerOptions(data: MnistLike, o: WorkloadOptions): TrainerOptions {
     seed: o.seed ?? 1,
     ...(o.stepsPerSubmit !== undefined ? { stepsPerSubmit: o.stepsPerSubmit } : {}),
     ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
-    ...(o.unfusedUpdate ? { fusedUpdate: false } : {}),
+    ...(o.fusedUpdate !== undefined ? { fusedUpdate: o.fusedUpdate } : {}),
     ...(tuning ? { tuning } : {}),
   };
 }

@@ -121,3 +121,46 @@ export function hostSpeed(): { spinMs: number; slow: boolean } {
   }
   return { spinMs: Math.round(best), slow: best > SLOW_HOST_MS };
 }
+
+/** A main-thread task of the page in a Chrome trace: its wall time and the CPU its thread got. */
+export interface TracedTask {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+}
+
+interface TraceEvent {
+  readonly name?: string;
+  readonly ph?: string;
+  readonly pid?: number;
+  readonly tid?: number;
+  readonly ts?: number;
+  readonly dur?: number;
+  readonly tdur?: number;
+  readonly args?: { readonly data?: { readonly url?: string } };
+}
+
+/**
+ * The tasks over `overMs` of wall time on the main thread of the page at `url` (its renderer, as
+ * its `CommitLoad` event names it), from a trace with the `toplevel` and `devtools.timeline`
+ * categories. `cpuMs` is the thread's own CPU time in the task (`tdur`): a task whose CPU stayed
+ * under 50 ms was stretched by the machine (its cores busy with other threads, or the thread
+ * waiting), not made long by the page's work. Null when the trace does not show the page.
+ */
+export function pageLongTasks(trace: string, url: string, overMs = 50): TracedTask[] | null {
+  const parsed = JSON.parse(trace) as { traceEvents?: TraceEvent[] } | TraceEvent[];
+  const events = Array.isArray(parsed) ? parsed : (parsed.traceEvents ?? []);
+  const commit = events.find((e) => e.name === 'CommitLoad' && e.args?.data?.url?.startsWith(url));
+  if (commit?.pid === undefined) return null;
+  const tasks = events
+    .filter((e) => e.ph === 'X' && e.pid === commit.pid && e.tid === commit.tid && /(^|::)RunTask$/.test(e.name ?? ''))
+    .sort((a, b) => a.ts! - b.ts! || b.dur! - a.dur!);
+  // Only the outermost task events (Chrome nests RunTask inside ThreadControllerImpl::RunTask).
+  const out: TracedTask[] = [];
+  let end = -Infinity;
+  for (const e of tasks) {
+    if (e.ts! < end) continue;
+    end = e.ts! + e.dur!;
+    if (e.dur! > overMs * 1000) out.push({ wallMs: Math.round(e.dur! / 1000), cpuMs: Math.round((e.tdur ?? e.dur!) / 1000) });
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumArgs, findChromium, serveStatic } from '../apps/shared/chromium.ts';
 import { SEED_LAYERS } from '../src/model/layout.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/model/io/safetensors.ts';
-import { browserSettled, cpuSeconds, hostSpeed, SLOW_HOST_MS, softwareGpuAtPagePriority } from './demo-host.ts';
+import { browserSettled, cpuSeconds, hostSpeed, pageLongTasks, SLOW_HOST_MS, softwareGpuAtPagePriority } from './demo-host.ts';
 import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');
@@ -255,17 +255,29 @@ describe('demo page (built, in headless Chromium)', () => {
     // The GPU profile: filled when training started (and since), with per-dispatch bars when the adapter has timestamps.
     await waitFor('the GPU profile', 30_000, `document.getElementById('profile-bars').dataset.filled === 'true'`);
     const timestamps = await page.$eval('#profile-bars', (e) => (e as HTMLElement).dataset.timestamps === 'true');
+    // The seed MLP's step: 10 dispatches with the update fused, 17 where the adapter's tuning runs
+    // it as its own pass (SwiftShader, tuningFor), the loss and the optimizer then groups of their own.
+    const ownPass = /swiftshader/i.test(await text('#adapter-name'));
+    const dispatches = ownPass ? 17 : 10;
     if (timestamps) {
       const bars = await page.$$eval('#profile-bars .pbar', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.ms)));
-      expect(bars.length, 'a bar per dispatch (10 for the seed MLP)').toBe(10);
+      expect(bars.length, 'a bar per dispatch').toBe(dispatches);
       expect(bars.every((ms) => ms >= 0 && Number.isFinite(ms))).toBe(true);
       const shares = await page.$$eval('#profile-shares li', (li) => li.map((l) => l.textContent ?? ''));
-      expect(shares.map((t) => t.split(' ')[0])).toEqual(['gather', 'l1', 'l2', 'l3', 'l4', 'l5']);
+      expect(shares.map((t) => t.split(' ')[0])).toEqual([
+        'gather',
+        'l1',
+        'l2',
+        'l3',
+        'l4',
+        'l5',
+        ...(ownPass ? ['softmax_ce', 'optimizer'] : []),
+      ]);
       expect(shares.every((t) => /^\S+ \d+%$/.test(t))).toBe(true);
     } else {
       expect(await text('#profile-note')).toContain('no timestamp queries');
     }
-    expect(await text('#profile-summary')).toMatch(/^10 dispatches, [\d.]+ ms .* samples\/s$/);
+    expect(await text('#profile-summary')).toMatch(new RegExp(`^${dispatches} dispatches, [\\d.]+ ms .* samples/s$`));
     console.log(`demo: profile (timestamps ${timestamps}): ${await text('#profile-summary')}; ${await text('#profile-note')}`);
     uninterrupted = await weightsHash();
     expect(uninterrupted).toMatch(/^[0-9a-f]{64}$/);
@@ -586,15 +598,15 @@ describe('demo page (built, in headless Chromium)', () => {
       };
       requestAnimationFrame(tick);
     });
-    // DEMO_TRACE=file.json: a Chrome trace of the case, to see what a long task was (thread CPU against wall time).
-    if (process.env.DEMO_TRACE)
-      await full.tracing.start({ path: process.env.DEMO_TRACE, categories: ['toplevel', 'devtools.timeline', 'v8.execute'] });
     const browserPid = browser!.process()!.pid!;
     const settledMs = await browserSettled(browserPid);
     const host = hostSpeed();
     const softwareGpuThreads = softwareGpuAtPagePriority(browserPid);
     const cpuBefore = cpuSeconds(browserPid);
     try {
+      // A Chrome trace of the loading: what each long task was, the page's CPU against wall time
+      // (pageLongTasks). DEMO_TRACE=file.json writes it, and a trace of the rest of the case to file-rest.json.
+      await full.tracing.start({ categories: ['toplevel', 'devtools.timeline', 'v8.execute'] });
       const started = Date.now();
       await full.goto(`${server!.url}/?debug`, { waitUntil: 'load', timeout: 60_000 });
       await full.waitForFunction(`document.getElementById('data-box').dataset.state === 'ready'`, { timeout: 120_000, polling: 200 });
@@ -607,6 +619,15 @@ describe('demo page (built, in headless Chromium)', () => {
           return { tasks: [...p.tasks], maxGap: Math.max(0, ...p.gaps), frames: p.frames };
         });
       const atLoad = await during();
+      const loadTrace = new TextDecoder().decode(await full.tracing.stop());
+      if (process.env.DEMO_TRACE) {
+        await writeFile(process.env.DEMO_TRACE, loadTrace);
+        await full.tracing.start({
+          path: process.env.DEMO_TRACE.replace(/(\.json)?$/, '-rest.json'),
+          categories: ['toplevel', 'devtools.timeline', 'v8.execute'],
+        });
+      }
+      const tracedAtLoad = pageLongTasks(loadTrace, `${server!.url}/`);
       await full.click('#start');
       await full.waitForFunction(`Number(document.getElementById('loss-chart').dataset.points) > 0`, { timeout: 120_000, polling: 200 });
       // Frame gaps from here on: the training itself.
@@ -635,6 +656,7 @@ describe('demo page (built, in headless Chromium)', () => {
       console.log(
         `demo: main thread, full data (browser settled in ${settledMs} ms): load ${loadSeconds.toFixed(1)} s, long tasks during load ${JSON.stringify(atLoad.tasks)}; ` +
           `30 s of training (${steps} steps): ${training.frames} frames, longest frame gap ${training.maxGap.toFixed(0)} ms; ` +
+          `(traced: wall/CPU ms ${JSON.stringify(tracedAtLoad?.map((t) => `${t.wallMs}/${t.cpuMs}`))}); ` +
           `long tasks in all (load, start, training, pause, save; ${(measuredMs / 1000).toFixed(0)} s) ${JSON.stringify(end.tasks)}; ` +
           `other jobs ${others.toFixed(2)} of ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}; ` +
           `host speed: the spin loop in ${host.spinMs} ms${host.slow ? ` (over ${SLOW_HOST_MS} ms: a slowed host, checked as a shared one)` : ''}; ` +
@@ -649,8 +671,18 @@ describe('demo page (built, in headless Chromium)', () => {
         // the figures once a second): no task over 50 ms from Start to the save, on any adapter.
         expect(afterLoad, 'main-thread long tasks from Start to the save (ms)').toEqual([]);
         // Loading too, SwiftShader included, once the browser has settled from opening the window
-        // (browserSettled): the page's first layout is ~18 ms of CPU, its scripts less.
-        expect(atLoad.tasks, 'main-thread long tasks while loading (ms)').toEqual([]);
+        // (browserSettled): the page's first layout is ~18 ms of CPU, its scripts less. On a 2-core
+        // host that layout sometimes still takes 60–100 ms of wall time with ~30 ms of its thread's
+        // CPU (the trace: other processes' threads, or waiting); so what must stay under 50 ms is
+        // the CPU of each of the page's tasks, and the trace must have seen every long task.
+        expect(tracedAtLoad, 'the trace of the loading shows the page').not.toBeNull();
+        expect(tracedAtLoad!.length, "long tasks in the trace, against the PerformanceObserver's count").toBeGreaterThanOrEqual(
+          atLoad.tasks.length,
+        );
+        expect(
+          tracedAtLoad!.filter((t) => t.cpuMs >= 50),
+          'main-thread tasks while loading with 50 ms of CPU or more',
+        ).toEqual([]);
         // On SwiftShader the frames come from a GPU process that also runs the training's command buffers.
         expect(training.maxGap, 'longest gap between frames while training (ms)').toBeLessThan(software ? 1000 : 100);
       } else {

@@ -13,7 +13,9 @@ import {
   type DenseShape,
   type DenseTuning,
 } from '../src/kernels/dense.ts';
+import { mlp } from '../src/model/model.ts';
 import { sgd } from '../src/model/optimizers.ts';
+import { configFrom } from '../src/model/trainer/config.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
@@ -237,17 +239,18 @@ describe('matmul kernels against float64 references', () => {
     }
   }
 
+  const adapter = (description: string, isFallback: boolean): AdapterSummary => ({
+    vendor: '',
+    architecture: '',
+    device: '',
+    description,
+    isFallback,
+    features: [],
+    maxStorageBuffersPerShaderStage: 8,
+    maxComputeWorkgroupStorageSize: 16384,
+  });
+
   it('gives GPUs the split kernels, lavapipe the tiles and SwiftShader the row blocks', () => {
-    const adapter = (description: string, isFallback: boolean): AdapterSummary => ({
-      vendor: '',
-      architecture: '',
-      device: '',
-      description,
-      isFallback,
-      features: [],
-      maxStorageBuffersPerShaderStage: 8,
-      maxComputeWorkgroupStorageSize: 16384,
-    });
     expect(tuningFor(adapter('NVIDIA H100 80GB HBM3', false))).toBe(SPLIT_TUNING);
     expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true))).toBe(TILES_TUNING);
     expect(tuningFor(adapter('SwiftShader Device (Subzero)', true))).toBe(ROWS_TUNING);
@@ -264,5 +267,22 @@ describe('matmul kernels against float64 references', () => {
     expect(gradWeightGrid(layout(65, 10, 130), tunings[2]!)).toEqual([Math.ceil(130 / (16 * LANE_COLS)), 1, 1]);
     // the split weight kernels carry db as an extra column K
     expect(gradWeightGrid(s, tunings[3]!)).toEqual([Math.ceil(8 / (4 * TILES.split[1])), Math.ceil(10 / (4 * TILES.split[0])), 1]);
+  });
+
+  it("fuses the update unless the adapter's tuning runs it as a pass (SwiftShader); the option overrides either", () => {
+    const fused = (description: string, isFallback: boolean, fusedUpdate?: boolean) =>
+      configFrom(
+        { adapter: adapter(description, isFallback) } as Gpu,
+        {
+          model: mlp([4, 3, 2]),
+          optimizer: sgd({ lr: 0.1 }),
+          ...(fusedUpdate !== undefined ? { fusedUpdate } : {}),
+        } as Parameters<typeof configFrom>[1],
+      ).fusedUpdate;
+    expect(fused('NVIDIA H100 80GB HBM3', false)).toBe(true);
+    expect(fused('llvmpipe (LLVM 19.1.7, 256 bits)', true)).toBe(true);
+    expect(fused('SwiftShader Device (Subzero)', true)).toBe(false);
+    expect(fused('SwiftShader Device (Subzero)', true, true)).toBe(true);
+    expect(fused('llvmpipe (LLVM 19.1.7, 256 bits)', true, false)).toBe(false);
   });
 });

@@ -18,7 +18,7 @@ export interface TrainConfig {
   readonly batchSize: number;
   readonly seed: number;
   readonly shuffle: boolean;
-  /** the update fused into the weight-gradient kernels (default) or as one pass over all parameters */
+  /** the update fused into the weight-gradient kernels (the default but on SwiftShader) or as one pass over all parameters */
   readonly fusedUpdate: boolean;
   /** optimizer steps encoded into one command buffer; each submit ends with a copy of its losses for readback */
   readonly stepsPerSubmit: number;
@@ -54,7 +54,7 @@ export interface TrainerOptions {
   readonly stepsPerSubmit?: number;
   /** advanced: command buffers in flight before the CPU waits (default 3, 2 on software adapters) */
   readonly maxInFlight?: number;
-  /** advanced: false runs the optimizer as its own pass (the reference path) */
+  /** advanced: false runs the optimizer as its own pass (the reference path); default: the tuning's choice (fused, except on SwiftShader) */
   readonly fusedUpdate?: boolean;
   /** advanced: test samples per evaluation dispatch (default 1000) */
   readonly evalBatchSize?: number;
@@ -82,6 +82,7 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
   const model = checkModel(o.model);
   const optimizer = checkOptimizer(o.optimizer);
   const software = gpu.adapter.isFallback;
+  const tuning = o.tuning ?? (gpu.adapter ? tuningFor(gpu.adapter) : DEFAULT_TUNING);
   const config: TrainConfig = {
     layers: model.layers,
     optimizer,
@@ -90,11 +91,11 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
     batchSize: Math.min(positiveInteger('batch size', o.batchSize ?? DEFAULT_BATCH_SIZE), o.train?.count ?? Infinity),
     seed: checkSeed(o.seed ?? DEFAULT_SEED),
     shuffle: o.shuffle ?? true,
-    fusedUpdate: o.fusedUpdate ?? true,
+    fusedUpdate: o.fusedUpdate ?? tuning.fusedUpdate ?? true,
     stepsPerSubmit: positiveInteger('steps per submit', o.stepsPerSubmit ?? (software ? 8 : 64)),
     maxInFlight: positiveInteger('max in flight', o.maxInFlight ?? (software ? 2 : 3)),
     evalBatchSize: positiveInteger('eval batch size', o.evalBatchSize ?? 1000),
-    tuning: o.tuning ?? (gpu.adapter ? tuningFor(gpu.adapter) : DEFAULT_TUNING),
+    tuning,
   };
   return config;
 }
