@@ -171,6 +171,9 @@ describe('npm run bench:node (Dawn in Node)', () => {
     const r = await run('dist/node/bench-node.mjs', ['--epochs', 'ten'], 60_000);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe("error: --epochs must be a number, got 'ten'");
+    const both = await run('dist/node/bench-node.mjs', ['--fused-update', '--unfused-update'], 60_000);
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim()).toBe('error: --fused-update and --unfused-update contradict each other: give one');
   });
 });
 
