@@ -22,7 +22,7 @@ import { MNIST_DIR, ROOT } from './helpers.ts';
 
 const DIST = join(ROOT, 'dist/demo');
 const ARTIFACTS = join(ROOT, 'test/artifacts/demo');
-// SwiftShader on a 2-core machine trains ~300 samples/s at batch 16 (~800 at 64; 50 before the 2026-12-02 row blocks): keep the data small.
+// SwiftShader on a 2-core machine trains ~300 samples/s at batch 16 and ~770 at 64 (~90 before the 2026-12-02 row blocks): keep the data small.
 const TRAIN_SUBSET = 384;
 const TEST_SUBSET = 300;
 const BATCH = 16;
