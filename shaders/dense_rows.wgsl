@@ -16,6 +16,8 @@
 // Grids: x = ⌈columns / (WG_X·LANE_COLS)⌉ with columns N for forward and K otherwise;
 // y = ⌈rows / ROW_BLOCK⌉.
 
+// Both are written out below, not only read: 16 named accumulators a0..a15 (and g0..g15, r0..r15),
+// and a lane's columns as one vec4. src/kernels/dense.ts reads them for the grids.
 const ROW_BLOCK: u32 = 16u;
 const LANE_COLS: u32 = 4u;
 
