@@ -36,6 +36,7 @@ export const {
   DEFAULT_TUNING,
   TUNINGS,
   tuningFor,
+  fusesUpdate,
   Rng,
   bindGroup,
   dispatch,

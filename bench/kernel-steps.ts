@@ -10,6 +10,7 @@ import {
   StepTable,
   TrainProgram,
   destroyDataset,
+  fusesUpdate,
   hyperValues,
   initParams,
   paramLayout,
@@ -20,7 +21,7 @@ import { type Device as Gpu, MNIST_NORMALIZATION, datasetFrom, sgd } from '../sr
 
 /** The trainer's own step on this adapter: its tuning, with the update fused or not as that tuning says. */
 function isTrainerStep(v: Variant, fusedUpdate: boolean): boolean {
-  return v.trainerDefault && fusedUpdate === (v.tuning.fusedUpdate ?? true);
+  return v.trainerDefault && fusedUpdate === fusesUpdate(v.tuning);
 }
 
 /** A training step's dispatches (costs.ts stepKernels: the train program's plan) matched to the timed cases by kernel, layer and variant. */

@@ -16,7 +16,7 @@ import { replaySteps, stepBreakdown } from './kernel-steps.ts';
 import { submitPasses, timePrepared } from './kernel-timing.ts';
 import type { Mismatch } from './reference.ts';
 import { describeTuning, engineTunings, variantOf } from './tunings.ts';
-import { type Grid, type Tuning, tuningFor } from './engine.ts';
+import { fusesUpdate, type Grid, type Tuning, tuningFor } from './engine.ts';
 import { type AdapterSummary, type Device as Gpu, InputError, SEED_LAYERS } from '../src/index.ts';
 
 export const KERNELS_SCHEMA = 'webgpu-mnist-kernels/1';
@@ -212,7 +212,7 @@ export async function runKernelBench(gpu: Gpu, o: KernelBenchOptions, context: K
   if (o.replay && !o.only) {
     for (const v of variants) {
       // each variant's step as its tuning runs it: the update fused or as its own pass
-      const r = await replaySteps(gpu, o, v, v.tuning.fusedUpdate ?? true, useTimestamps);
+      const r = await replaySteps(gpu, o, v, fusesUpdate(v.tuning), useTimestamps);
       replays.push(r);
       log(
         `training step replay [${v.name}, ${r.fusedUpdate ? 'fused' : 'unfused'} update]: ${(r.timing.microsecondsPerDispatch / 1000).toFixed(2)} ms/step (${r.timing.method}, ${r.timing.reps}×${r.timing.samples})`,

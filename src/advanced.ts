@@ -17,6 +17,6 @@ export { hyperValues, stepValues } from './model/optimizers.ts';
 export { GpuParameters, StepTable } from './model/parameters.ts';
 export type { StepDispatch } from './model/programs/program.ts';
 export { planTrainStep, TrainProgram } from './model/programs/train.ts';
-export { DEFAULT_TUNING, TUNINGS, tuningFor, type Tuning } from './model/programs/tuning.ts';
+export { DEFAULT_TUNING, fusesUpdate, TUNINGS, tuningFor, type Tuning } from './model/programs/tuning.ts';
 export { Rng } from './model/rng.ts';
 export { bindGroup, dispatch, type BindingResource, type Kernel } from './runtime/pipelines.ts';

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TUNINGS } from '../src/model/programs/tuning.ts';
+import { fusesUpdate, TUNINGS, tuningFor } from '../src/model/programs/tuning.ts';
+import type { AdapterSummary } from '../src/runtime/device.ts';
 import { ROOT } from './helpers.ts';
 
 const MNIST = process.env.MNIST_DIR ? resolve(process.env.MNIST_DIR) : resolve(ROOT, '../shared/mnist');
@@ -121,8 +122,7 @@ function expectTrainingDocument(doc: Record<string, unknown>, runtime: 'chrome' 
   ]);
   // gather, 4 forward, the fused head, 3 backward_fused, grad_weight_update; 17 where the adapter's
   // tuning runs the update as its own pass (SwiftShader: gather, 5 forward, the loss, 9 gradients, the optimizer)
-  const ownPass = /swiftshader/i.test(`${String(adapter.architecture)} ${String(adapter.description)}`);
-  expect(doc.dispatchesPerStep).toBe(ownPass ? 17 : 10);
+  expect(doc.dispatchesPerStep).toBe(fusesUpdate(tuningFor(adapter as unknown as AdapterSummary)) ? 10 : 17);
   expect(isNumber(doc.loadSeconds)).toBe(true);
   expect(isNumber(doc.warmupSeconds) && (doc.warmupSeconds as number) >= 0, 'warmupSeconds').toBe(true);
   const perStep = doc.perStep as Record<string, unknown>;
@@ -238,7 +238,7 @@ describe('kernel microbenchmarks (Dawn in Node)', () => {
     );
     const replays = doc.replays as { variant: string; dispatches: number; finite: boolean; timing: Record<string, unknown> }[];
     // each variant's step as its tuning runs it: 10 dispatches fused, 17 with the update as its own pass (rows)
-    const fusedOf = (v: string) => TUNINGS[v as keyof typeof TUNINGS].fusedUpdate ?? true;
+    const fusedOf = (v: string) => fusesUpdate(TUNINGS[v as keyof typeof TUNINGS]);
     expect(replays.map((r) => [r.variant, r.dispatches, r.finite])).toEqual(variants.map((v) => [v, fusedOf(v) ? 10 : 17, true]));
     for (const r of replays) expectPositive(r.timing, ['microsecondsPerDispatch', 'gflopsPerSecond']);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(doc);

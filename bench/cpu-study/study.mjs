@@ -5,7 +5,8 @@
 // Run: node bench/cpu-study/study.mjs ['fwd l3'[:variant-substring]]
 // Shapes are the seed's GEMMs at batch 64 (env M: another batch, e.g. M=16 for one 64 KiB uniform
 // window of l1's X), in one generic form o[i,j] = Σ_r u[i,r]·v[j,r] with strides: fwd (Y = X·Wᵀ),
-// fwdT (same with W transposed), gin (dX = dY·W), gw / gwT (dW = dYᵀ·X, lanes along k or along n). Variants (env lists "A,B,WG ..."):
+// fwdT (same with W transposed), gin (dX = dY·W), gw / gwT (dW = dYᵀ·X, lanes along k or along n).
+// Variants (env lists "A,B,WG ..."):
 //   tiles4x4      the engine's tiles kernel before 2026-12-02 (4×4 per lane, 8×8 workgroup)
 //   tiles (TILES "TM,TN,WX,WY") TM×TN per lane in WX×WY workgroups (the engine's now: 8,8,8,2)
 //   lane  (SHAPES) A rows per workgroup (broadcast operand), B columns per lane WG apart, scalar loads

@@ -11,6 +11,11 @@ export interface Tuning {
   readonly fusedUpdate?: boolean;
 }
 
+/** Whether a tuning fuses the optimizer into the weight-gradient kernels (its default: yes). */
+export function fusesUpdate(t: Tuning): boolean {
+  return t.fusedUpdate ?? true;
+}
+
 export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 2, split: 1 } };
 // SwiftShader runs the update faster as its own pass: in Chrome 80–87 ms a step against 97–104 ms
 // fused (3 runs each, alternating; bench/RESULTS.md, 2026-12-02 third session), the fused

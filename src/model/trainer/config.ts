@@ -7,7 +7,7 @@ import type { Gpu } from '../../runtime/device.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Tensor } from '../io/safetensors.ts';
 import { checkModel, type ModelSpec } from '../model.ts';
-import { DEFAULT_TUNING, tuningFor, type Tuning } from '../programs/tuning.ts';
+import { DEFAULT_TUNING, fusesUpdate, tuningFor, type Tuning } from '../programs/tuning.ts';
 import { checkOptimizer, type Optimizer } from '../optimizers.ts';
 import { CONSTANT_LR, lrSchedule, type LrSchedule, type LrScheduleOptions } from '../schedules.ts';
 
@@ -91,7 +91,7 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
     batchSize: Math.min(positiveInteger('batch size', o.batchSize ?? DEFAULT_BATCH_SIZE), o.train?.count ?? Infinity),
     seed: checkSeed(o.seed ?? DEFAULT_SEED),
     shuffle: o.shuffle ?? true,
-    fusedUpdate: o.fusedUpdate ?? tuning.fusedUpdate ?? true,
+    fusedUpdate: o.fusedUpdate ?? fusesUpdate(tuning),
     stepsPerSubmit: positiveInteger('steps per submit', o.stepsPerSubmit ?? (software ? 8 : 64)),
     maxInFlight: positiveInteger('max in flight', o.maxInFlight ?? (software ? 2 : 3)),
     evalBatchSize: positiveInteger('eval batch size', o.evalBatchSize ?? 1000),
