@@ -17,7 +17,7 @@ import { mlp } from '../src/model/model.ts';
 import { sgd } from '../src/model/optimizers.ts';
 import { configFrom } from '../src/model/trainer/config.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
-import { ROWS_TUNING, SPLIT_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
+import { ROWS_TUNING, SPLIT_TUNING, SUBGROUP_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
 import {
   dimsBuffer,
@@ -97,6 +97,8 @@ const tunings: DenseTuning[] = [
   { variant: 'split', wgX: 4, wgY: 4, split: 16 },
   // a split that does not divide the reductions, so some z-slices get short or empty ranges
   { variant: 'split', wgX: 2, wgY: 8, split: 7 },
+  // lavapipe's: one subgroup of 8 lanes a workgroup, 16 rows × 32 columns a block
+  { variant: 'subgroup', wgX: 8, wgY: 1, split: 1 },
 ];
 
 let gpu: Gpu;
@@ -108,7 +110,7 @@ afterAll(() => gpu?.destroy());
 // Each variant's first tuning meets every shape; the others (other workgroup shapes, a split that does not
 // divide) meet the awkward ones only: a single element, tile±1 and odd sizes in every dimension. The MLP's
 // own 784 → 512 layer goes to the first tuning of each variant.
-const primary = new Set([tunings[0]!, tunings[2]!, tunings[3]!]);
+const primary = new Set([tunings[0]!, tunings[2]!, tunings[3]!, tunings[5]!]);
 const awkward = (M: number, N: number, K: number) =>
   [
     [1, 1, 1],
@@ -239,19 +241,24 @@ describe('matmul kernels against float64 references', () => {
     }
   }
 
-  const adapter = (description: string, isFallback: boolean): AdapterSummary => ({
+  const adapter = (description: string, isFallback: boolean, subgroupMinSize = 0): AdapterSummary => ({
     vendor: '',
     architecture: '',
     device: '',
     description,
     isFallback,
-    features: [],
+    features: subgroupMinSize > 0 ? ['subgroups'] : [],
+    subgroupMinSize,
     maxStorageBuffersPerShaderStage: 8,
     maxComputeWorkgroupStorageSize: 16384,
   });
 
-  it('gives GPUs the split kernels, lavapipe the tiles and SwiftShader the row blocks', () => {
-    expect(tuningFor(adapter('NVIDIA H100 80GB HBM3', false))).toBe(SPLIT_TUNING);
+  it('gives GPUs the split kernels, lavapipe the subgroup kernels (else the tiles) and SwiftShader the row blocks', () => {
+    expect(tuningFor(adapter('NVIDIA H100 80GB HBM3', false, 32))).toBe(SPLIT_TUNING);
+    expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true, 8))).toBe(SUBGROUP_TUNING);
+    expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 512 bits)', true, 16))).toBe(SUBGROUP_TUNING);
+    // a workgroup of 8 must be one subgroup: 128-bit llvmpipe (4 lanes), or no subgroups at all, keeps the tiles
+    expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 128 bits)', true, 4))).toBe(TILES_TUNING);
     expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true))).toBe(TILES_TUNING);
     expect(tuningFor(adapter('SwiftShader Device (Subzero)', true))).toBe(ROWS_TUNING);
     // within WebGPU's default limits, which the engine's devices keep

@@ -19,6 +19,15 @@
 //   tiles4v (TILES4 "TM,TN,WX,WY") as tiles, both operands vec4 along the reduction (fwd only)
 //   tex   (TEXS "TM,TN,WX,WY") as tiles, both operands r32float sampled textures (textureLoad)
 //   unrolled (UNROLL) lane with the reduction loop written out (compiles for minutes: do not)
+//   usel  (USELS)  every load the same address in all lanes, each lane's column picked by selects
+//                  on its lane index (Mesa 25.0 still loops over the lanes: no address is "always
+//                  uniform" unless it is made of constants and push constants; 4-5× slower)
+//   uu    (UUS "TM,TN,WX,WY") the tiles with both operands from 64 KiB uniform bindings (slower)
+//   sgs   (SGSS "TM,TN") one subgroup of 8 lanes owns TM rows × 8·TN columns: lane l loads rows
+//                  l + 8q of u and subgroupBroadcast shares them; scalar loads, any strides (the
+//                  engine's `subgroup` variant, shaders/dense_subgroup.wgsl)
+//   sgt   (SGTS)   as sgs with both operands vec4 along r (fwd only); sgq the same from array<f32>
+//                  as 4 scalars (SGQS); sgv (SGVS "TM,TN4") v as vec4 along j (VSJ = 1)
 // Columns: process CPU time (lavapipe's threads run in the process), median and min wall time.
 // SwiftShader instead of lavapipe: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian's
 // Chromium ships the ICD). There the array-indexed forms (tiles*) are 5-10x slower than `lane`, whose
@@ -337,6 +346,204 @@ for (const [A, B, WG] of envShapes('UVOUTS', '8,1,8 8,2,8 16,1,8 4,2,8')) {
     grid: (p) => [Math.ceil(p.J / 4 / (WG * B)), Math.ceil(p.I / A)],
   });
 }
+// uniform-select form, any strides: every load has the same address in all lanes (llvmpipe then
+// loads once and broadcasts, instead of looping over the lanes), and each lane picks its own column
+// of v from the WG broadcast values with a chain of selects on its lane index. Workgroup: A rows i
+// (uniform), B·WG columns j; lane l owns j0 + t·WG + l.
+function uselKernel({ A, B, WG }) {
+  const L = [];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<f32>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${A}u; let j0 = wid.x * ${WG * B}u;`);
+  for (let c = 1; c < WG; c++) L.push(`  let m${c} = lid.x == ${c}u;`);
+  for (let i = 0; i < A; i++) L.push(`  let ub${i} = min(i0 + ${i}u, I - 1u) * USI;`);
+  for (let t = 0; t < B; t++) for (let c = 0; c < WG; c++) L.push(`  let vb${t}_${c} = min(j0 + ${t * WG + c}u, J - 1u) * VSJ;`);
+  for (let i = 0; i < A; i++) for (let t = 0; t < B; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  L.push(`  for (var r = 0u; r < R; r++) {`);
+  for (let t = 0; t < B; t++) {
+    L.push(`    var b${t} = v[vb${t}_0 + r * VSR];`);
+    for (let c = 1; c < WG; c++) L.push(`    b${t} = select(b${t}, v[vb${t}_${c} + r * VSR], m${c});`);
+  }
+  for (let i = 0; i < A; i++) {
+    L.push(`    let x${i} = u[ub${i} + r * USR];`);
+    for (let t = 0; t < B; t++) L.push(`    a${i}_${t} = fma(x${i}, b${t}, a${i}_${t});`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < B; t++) {
+    L.push(`  let jl${t} = j0 + ${t * WG}u + lid.x;`);
+    L.push(`  if (jl${t} < J) {`);
+    for (let i = 0; i < A; i++) L.push(`    if (i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + jl${t} * OSJ] = a${i}_${t}; }`);
+    L.push(`  }`);
+  }
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [A, B, WG] of envShapes('USELS', '8,1,8 16,1,8 8,2,8')) {
+  variants.push({
+    name: `usel A${A} B${B} wg${WG}`,
+    src: uselKernel({ A, B, WG }),
+    grid: (p) => [Math.ceil(p.J / (WG * B)), Math.ceil(p.I / A)],
+  });
+}
+// both operands from 64 KiB uniform bindings (llvmpipe gathers uniform loads without the per-lane
+// branches of storage loads), the tiles' register tile otherwise; only where both fit one window.
+function uuKernel(TM, TN, WX, WY) {
+  return tilesKernel(TM, TN, WX, WY)
+    .replace('var<storage, read> u: array<f32>', 'var<uniform> u: array<vec4<f32>, 4096>')
+    .replace('var<storage, read> v: array<f32>', 'var<uniform> v: array<vec4<f32>, 4096>')
+    .replace('a[i] = u[ub[i] + r * USR];', 'let e = ub[i] + r * USR; a[i] = u[e >> 2u][e & 3u];')
+    .replace('b[i] = v[vb[i] + r * VSR];', 'let e = vb[i] + r * VSR; b[i] = v[e >> 2u][e & 3u];');
+}
+for (const [TM, TN, WX, WY] of envShapes('UUS', '8,8,8,2 4,4,8,8 8,4,8,2')) {
+  variants.push({
+    name: `uu${TM}x${TN} wg${WX}x${WY}`,
+    uu: true,
+    only: (p) => p.us <= 16384 && p.vs <= 16384,
+    src: uuKernel(TM, TN, WX, WY),
+    grid: (p) => [Math.ceil(p.J / (TN * WX)), Math.ceil(p.I / (TM * WY))],
+  });
+}
+// subgroup tiles (fwd: USR = VSR = 1): one SIMD group of 8 lanes owns TM rows i × 8·TN columns j
+// with scalar accumulators; lane l loads rows i0 + l + 8q of u as vec4 along r and shares them by
+// subgroupBroadcast with a constant lane, so each value of the shared operand is loaded once per
+// group instead of once per lane; v per lane as vec4 along r (columns j0 + l + 8t).
+function sgtKernel({ TM, TN }) {
+  const UR = TM / 8;
+  const L = ['enable subgroups;', HEAD];
+  L.push(`@compute @workgroup_size(8) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${TM}u; let j0 = wid.x * ${8 * TN}u + lid.x;`);
+  for (let q = 0; q < UR; q++) L.push(`  let ub${q} = min(i0 + ${8 * q}u + lid.x, I - 1u) * (USI / 4u);`);
+  for (let t = 0; t < TN; t++) L.push(`  let vb${t} = min(j0 + ${8 * t}u, J - 1u) * (VSJ / 4u);`);
+  for (let i = 0; i < TM; i++) for (let t = 0; t < TN; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  L.push(`  for (var c = 0u; c < R / 4u; c++) {`);
+  for (let q = 0; q < UR; q++) L.push(`    let x${q} = u[ub${q} + c];`);
+  for (let t = 0; t < TN; t++) L.push(`    let b${t} = v[vb${t} + c];`);
+  const C = 'xyzw';
+  for (let s = 0; s < 4; s++)
+    for (let i = 0; i < TM; i++) {
+      L.push(`    { let xs = subgroupBroadcast(x${i >> 3}.${C[s]}, ${i & 7}u);`);
+      for (let t = 0; t < TN; t++) L.push(`      a${i}_${t} = fma(xs, b${t}.${C[s]}, a${i}_${t});`);
+      L.push(`    }`);
+    }
+  L.push(`  }`);
+  for (let t = 0; t < TN; t++)
+    for (let i = 0; i < TM; i++)
+      L.push(`  if (j0 + ${8 * t}u < J && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${8 * t}u) * OSJ] = a${i}_${t}; }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [TM, TN] of envShapes('SGTS', '8,2 16,1 16,2 8,3 8,4')) {
+  variants.push({
+    name: `sgt ${TM}x${TN}`,
+    only: (p) => p.USR === 1 && p.VSR === 1 && p.R % 4 === 0,
+    src: sgtKernel({ TM, TN }),
+    grid: (p) => [Math.ceil(p.J / (8 * TN)), Math.ceil(p.I / TM)],
+  });
+}
+// sgt with scalar loads, any strides: per step of r, lane l loads u at rows i0 + l + 8q (q < TM/8)
+// and shares them by subgroupBroadcast; v per lane at its TN columns.
+function sgsKernel({ TM, TN }) {
+  const UR = TM / 8;
+  const L = ['enable subgroups;'];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<f32>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(8) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${TM}u; let j0 = wid.x * ${8 * TN}u + lid.x;`);
+  for (let q = 0; q < UR; q++) L.push(`  let ub${q} = min(i0 + ${8 * q}u + lid.x, I - 1u) * USI;`);
+  for (let t = 0; t < TN; t++) L.push(`  let vb${t} = min(j0 + ${8 * t}u, J - 1u) * VSJ;`);
+  for (let i = 0; i < TM; i++) for (let t = 0; t < TN; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  L.push(`  for (var r = 0u; r < R; r++) {`);
+  for (let q = 0; q < UR; q++) L.push(`    let x${q} = u[ub${q} + r * USR];`);
+  for (let t = 0; t < TN; t++) L.push(`    let b${t} = v[vb${t} + r * VSR];`);
+  for (let i = 0; i < TM; i++) {
+    L.push(`    { let xs = subgroupBroadcast(x${i >> 3}, ${i & 7}u);`);
+    for (let t = 0; t < TN; t++) L.push(`      a${i}_${t} = fma(xs, b${t}, a${i}_${t});`);
+    L.push(`    }`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < TN; t++)
+    for (let i = 0; i < TM; i++)
+      L.push(`  if (j0 + ${8 * t}u < J && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${8 * t}u) * OSJ] = a${i}_${t}; }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [TM, TN] of envShapes('SGSS', '16,2 16,3 16,4 24,2 32,2')) {
+  variants.push({
+    name: `sgs ${TM}x${TN}`,
+    src: sgsKernel({ TM, TN }),
+    grid: (p) => [Math.ceil(p.J / (8 * TN)), Math.ceil(p.I / TM)],
+  });
+}
+// sgt with array<f32> operands read as 4 consecutive scalars (does NIR's load vectorizer merge them?)
+function sgqKernel({ TM, TN }) {
+  return sgtKernel({ TM, TN })
+    .replace('var<storage, read> u: array<vec4<f32>>', 'var<storage, read> u: array<f32>')
+    .replace('var<storage, read> v: array<vec4<f32>>', 'var<storage, read> v: array<f32>')
+    .replaceAll('(USI / 4u)', 'USI')
+    .replaceAll('(VSJ / 4u)', 'VSJ')
+    .replace(
+      /let x(\d+) = u\[ub(\d+) \+ c\];/g,
+      (_, a, b) => `let e${a} = ub${b} + 4u * c; let x${a} = vec4(u[e${a}], u[e${a} + 1u], u[e${a} + 2u], u[e${a} + 3u]);`,
+    )
+    .replace(
+      /let b(\d+) = v\[vb(\d+) \+ c\];/g,
+      (_, a, b) => `let f${a} = vb${b} + 4u * c; let b${a} = vec4(v[f${a}], v[f${a} + 1u], v[f${a} + 2u], v[f${a} + 3u]);`,
+    );
+}
+for (const [TM, TN] of envShapes('SGQS', '16,4')) {
+  variants.push({
+    name: `sgq ${TM}x${TN}`,
+    only: (p) => p.USR === 1 && p.VSR === 1 && p.R % 4 === 0,
+    src: sgqKernel({ TM, TN }),
+    grid: (p) => [Math.ceil(p.J / (8 * TN)), Math.ceil(p.I / TM)],
+  });
+}
+// subgroup, v as vec4 along j (VSJ = 1): lane l owns columns j0 + 4l .. 4l + 3 (+ 32t); u scalar as in sgs.
+function sgvKernel({ TM, TN4 }) {
+  const UR = TM / 8;
+  const L = ['enable subgroups;'];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<vec4<f32>>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(8) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${TM}u; let jq = wid.x * ${8 * TN4}u + lid.x;`);
+  for (let q = 0; q < UR; q++) L.push(`  let ub${q} = min(i0 + ${8 * q}u + lid.x, I - 1u) * USI;`);
+  for (let t = 0; t < TN4; t++) L.push(`  let vb${t} = min(jq + ${8 * t}u, J / 4u - 1u);`);
+  for (let i = 0; i < TM; i++) for (let t = 0; t < TN4; t++) L.push(`  var a${i}_${t} = vec4<f32>();`);
+  L.push(`  for (var r = 0u; r < R; r++) {`);
+  for (let q = 0; q < UR; q++) L.push(`    let x${q} = u[ub${q} + r * USR];`);
+  for (let t = 0; t < TN4; t++) L.push(`    let b${t} = v[r * (VSR / 4u) + vb${t}];`);
+  for (let i = 0; i < TM; i++) {
+    L.push(`    { let xs = subgroupBroadcast(x${i >> 3}, ${i & 7}u);`);
+    for (let t = 0; t < TN4; t++) L.push(`      a${i}_${t} = fma(vec4(xs), b${t}, a${i}_${t});`);
+    L.push(`    }`);
+  }
+  L.push(`  }`);
+  for (let t = 0; t < TN4; t++)
+    for (let i = 0; i < TM; i++)
+      L.push(
+        `  if (jq + ${8 * t}u < J / 4u && i0 + ${i}u < I) { for (var c = 0u; c < 4u; c++) { o[(i0 + ${i}u) * OSI + ((jq + ${8 * t}u) * 4u + c) * OSJ] = a${i}_${t}[c]; } }`,
+      );
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [TM, TN4] of envShapes('SGVS', '16,1 8,1 8,2')) {
+  variants.push({
+    name: `sgv ${TM}x4·${TN4}`,
+    only: (p) => p.VSJ === 1 && p.J % 4 === 0 && p.VSR % 4 === 0,
+    src: sgvKernel({ TM, TN4 }),
+    grid: (p) => [Math.ceil(p.J / (32 * TN4)), Math.ceil(p.I / TM)],
+  });
+}
 // subgroup form (fwd: USR = VSR = 1): the 8 lanes of a subgroup each load one vec4 of the broadcast
 // operand u per chunk of 32 along r and share them by subgroupBroadcast; v per lane as vec4 along r.
 function sgKernel({ A, B, WG, nob }) {
@@ -479,6 +686,13 @@ function texture(data, width) {
   device.queue.writeTexture({ texture: t }, data, { bytesPerRow: width * 4 }, [width, height]);
   return t.createView();
 }
+const UUBGL = device.createBindGroupLayout({
+  entries: [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
+  ],
+});
 const UBGL = device.createBindGroupLayout({
   entries: [
     { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
@@ -493,6 +707,8 @@ for (const p of problems()) {
   const ref = reference(p, u, v);
   const uu = device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(uu, 0, u.subarray(0, 16384));
+  const uv = device.createBuffer({ size: 65536, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(uv, 0, v.subarray(0, 16384));
   const ub = buffer(u),
     vb = buffer(v),
     ob = device.createBuffer({ size: p.I * p.J * 4, usage: USAGE() });
@@ -502,7 +718,7 @@ for (const p of problems()) {
     if (vr.only && !vr.only(p)) continue;
     if (process.env.DEBUG) console.log('compile', p.name, vr.name);
     const module = device.createShaderModule({ code: vr.src });
-    const layout = vr.ubo ? UBGL : vr.tex ? TBGL : BGL;
+    const layout = vr.uu ? UUBGL : vr.ubo ? UBGL : vr.tex ? TBGL : BGL;
     const pipeline = device.createComputePipeline({
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: {
@@ -515,7 +731,7 @@ for (const p of problems()) {
       layout,
       entries: vr.tex
         ? [texture(u, p.R), texture(v, p.R), { buffer: ob }].map((resource, binding) => ({ binding, resource }))
-        : [vr.ubo ? uu : ub, vb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        : [vr.ubo || vr.uu ? uu : ub, vr.uu ? uv : vb, ob].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
     keep.push(module, pipeline, group, ub, vb, ob);
     const grid = vr.grid(p);

@@ -9,6 +9,7 @@ import fusedUpdate from '../../shaders/lib/fused_update.wgsl';
 import optimizerUpdate from '../../shaders/lib/optimizer_update.wgsl';
 import rowsSource from '../../shaders/dense_rows.wgsl';
 import splitSource from '../../shaders/dense_split.wgsl';
+import subgroupSource from '../../shaders/dense_subgroup.wgsl';
 import tilesSource from '../../shaders/dense_tiles.wgsl';
 import { ruleOverrides, type OptimizerRule } from './optimizer.ts';
 import { DenseDims, Hyper, recordsWgsl, StepParams, stepStatFlagWgsl } from './records.ts';
@@ -37,7 +38,7 @@ const entries = {
 };
 
 export type DenseEntry = keyof typeof entries;
-export type DenseVariant = 'tiles' | 'rows' | 'split';
+export type DenseVariant = 'tiles' | 'rows' | 'split' | 'subgroup';
 
 const shared = [common, fusedUpdate, optimizerUpdate, recordsWgsl(Hyper, StepParams, DenseDims), stepStatFlagWgsl];
 
@@ -45,6 +46,7 @@ export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntr
   tiles: defineFamily({ name: 'dense_tiles', source: composeWgsl(tilesSource, tile, ...shared), entries }),
   rows: defineFamily({ name: 'dense_rows', source: composeWgsl(rowsSource, ...shared), entries }),
   split: defineFamily({ name: 'dense_split', source: composeWgsl(splitSource, tile, ...shared), entries }),
+  subgroup: defineFamily({ name: 'dense_subgroup', source: composeWgsl(subgroupSource, ...shared), entries }),
 };
 
 /** Outputs per invocation of the tiled variants, as their WGSL files declare them: [rows, columns]. */
@@ -55,6 +57,12 @@ export const TILES: Readonly<Record<'tiles' | 'split', readonly [number, number]
 export const ROW_BLOCK = wgslConst(rowsSource, 'ROW_BLOCK');
 /** Output columns a lane of the `rows` variant computes, WG_X apart. */
 export const LANE_COLS = wgslConst(rowsSource, 'LANE_COLS');
+/** The `subgroup` variant: lanes of a workgroup (one subgroup), its rows, and each lane's columns (GROUP apart). */
+export const SUBGROUP_BLOCK = {
+  group: wgslConst(subgroupSource, 'GROUP'),
+  rows: wgslConst(subgroupSource, 'BLOCK_M'),
+  laneColumns: wgslConst(subgroupSource, 'LANE_N'),
+} as const;
 
 /** One dense layer at a given number of rows: X (rows, inFeatures) → Y (rows, outFeatures). */
 export interface DenseShape {
@@ -72,6 +80,9 @@ export interface DenseShape {
  * `split`: the tiles of a wgX × wgY block computed by `split` z-slices of the workgroup, each over
  * its share of the reduction, summed in workgroup memory (GPUs, where batch 64 leaves the tiles'
  * grids too small to fill the machine).
+ * `subgroup`: a workgroup is one subgroup of SUBGROUP_BLOCK.group lanes (wgX, wgY 1), which loads a
+ * 16-row block of the shared operand once and broadcasts it (lavapipe); needs the `subgroups`
+ * feature and subgroups at least that wide.
  */
 export interface DenseTuning {
   readonly variant: DenseVariant;
@@ -115,6 +126,8 @@ export function denseDims(shape: DenseShape): Uint8Array<ArrayBuffer> {
 /** Workgroups along the output's rows (samples, or out-features for dW) and columns. */
 function rowsAndColumns(rows: number, columns: number, t: DenseTuning): [number, number] {
   if (t.variant === 'rows') return [ceilDiv(rows, ROW_BLOCK), ceilDiv(columns, t.wgX * LANE_COLS)];
+  if (t.variant === 'subgroup')
+    return [ceilDiv(rows, SUBGROUP_BLOCK.rows), ceilDiv(columns, SUBGROUP_BLOCK.group * SUBGROUP_BLOCK.laneColumns)];
   const [tileRows, tileColumns] = TILES[t.variant];
   return [ceilDiv(rows, t.wgY * tileRows), ceilDiv(columns, t.wgX * tileColumns)];
 }

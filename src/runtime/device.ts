@@ -11,6 +11,8 @@ export interface AdapterSummary {
   /** a software or otherwise degraded adapter (SwiftShader, lavapipe, WARP) */
   readonly isFallback: boolean;
   readonly features: readonly string[];
+  /** the adapter's narrowest subgroup (lanes), 0 where it does not say */
+  readonly subgroupMinSize: number;
   readonly maxStorageBuffersPerShaderStage: number;
   readonly maxComputeWorkgroupStorageSize: number;
 }
@@ -36,6 +38,7 @@ function summarize(adapter: GPUAdapter): AdapterSummary {
     description: info.description,
     isFallback: Boolean(infoFallback ?? legacyFallback) || SOFTWARE_ADAPTER.test(text),
     features: [...adapter.features].sort(),
+    subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
     maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
   };
@@ -87,6 +90,8 @@ export class Gpu {
     if (!adapter) throw new GpuError('no WebGPU adapter was found', 'internal');
     const requiredFeatures: GPUFeatureName[] = [];
     if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+    // The subgroup kernels (tuningFor picks them for lavapipe) enable it in WGSL; nothing else changes.
+    if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups' as GPUFeatureName);
     // Ask for the adapter's full buffer sizes: the training set alone is 47 MB, over some defaults.
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,

@@ -1,5 +1,5 @@
 /** Per-adapter kernel shapes, and which the engine picks for an adapter. */
-import type { DenseTuning, DenseVariant } from '../../kernels/dense.ts';
+import { SUBGROUP_BLOCK, type DenseTuning, type DenseVariant } from '../../kernels/dense.ts';
 import type { AdapterSummary } from '../../runtime/device.ts';
 
 export interface Tuning {
@@ -22,23 +22,37 @@ export const TILES_TUNING: Tuning = { matmul: { variant: 'tiles', wgX: 8, wgY: 2
 // epilogue's loops over a 16 × 4 block costing it more than the pass's one parameter a lane.
 export const ROWS_TUNING: Tuning = { matmul: { variant: 'rows', wgX: 16, wgY: 1, split: 1 }, fusedUpdate: false };
 export const SPLIT_TUNING: Tuning = { matmul: { variant: 'split', wgX: 4, wgY: 4, split: 16 } };
+export const SUBGROUP_TUNING: Tuning = { matmul: { variant: 'subgroup', wgX: SUBGROUP_BLOCK.group, wgY: 1, split: 1 } };
 export const DEFAULT_TUNING = TILES_TUNING;
-export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = { tiles: TILES_TUNING, rows: ROWS_TUNING, split: SPLIT_TUNING };
+export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = {
+  tiles: TILES_TUNING,
+  rows: ROWS_TUNING,
+  split: SPLIT_TUNING,
+  subgroup: SUBGROUP_TUNING,
+};
+
+/** Whether the subgroup kernels can run on an adapter: the feature, and subgroups at least a workgroup wide. */
+export function hasWideSubgroups(adapter: AdapterSummary): boolean {
+  return adapter.features.includes('subgroups') && adapter.subgroupMinSize >= SUBGROUP_BLOCK.group;
+}
 
 /**
  * The kernels for an adapter. Software adapters as measured (bench/RESULTS.md): SwiftShader runs
  * the row-block matmuls fastest (16 rows × 4 columns a lane in named accumulators: 117 ms a step
  * in Chrome with the update fused, 83 ms with it as its own pass, against 699 ms for the
  * one-column form before it and 611 ms for the 8 × 8 tiles, whose loop-indexed arrays it keeps in
- * memory), lavapipe the register tiles (8 × 8 outputs an
- * invocation in workgroups of 8 × 2: a step 1.6× faster than 4 × 4 tiles in 8 × 8 workgroups, which
- * ran 36 against 69 ms a step for the split kernels, whose barriers it pays for dearly). GPUs get
- * the split kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions
- * up to 784 long, far too little to fill a GPU; the split ones launch up to 16× the invocations
- * with 1/16 of the serial chain.
+ * memory). lavapipe runs the subgroup kernels where its subgroups are at least 8 lanes wide (a
+ * workgroup is one subgroup that loads the shared operand once and broadcasts it: a step 1.5×
+ * faster than the tiles, 18 against 28 ms), else the register tiles (8 × 8 outputs an invocation
+ * in workgroups of 8 × 2: 1.6× faster than 4 × 4 tiles in 8 × 8 workgroups, which ran 36 against
+ * 69 ms a step for the split kernels, whose barriers it pays for dearly). GPUs get the split
+ * kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions up to 784
+ * long, far too little to fill a GPU; the split ones launch up to 16× the invocations with 1/16 of
+ * the serial chain.
  */
 export function tuningFor(adapter: AdapterSummary): Tuning {
   const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
   if (/swiftshader/i.test(text)) return ROWS_TUNING;
-  return adapter.isFallback ? TILES_TUNING : SPLIT_TUNING;
+  if (adapter.isFallback) return hasWideSubgroups(adapter) ? SUBGROUP_TUNING : TILES_TUNING;
+  return SPLIT_TUNING;
 }
