@@ -6,8 +6,10 @@ import {
   gradInputGrid,
   gradWeightGrid,
   denseOverrides,
+  denseVec4,
   TILES,
   LANE_COLS,
+  SUBGROUP_STORAGE_BUFFERS,
   ROW_BLOCK,
   splitPartialFloats,
   type DenseShape,
@@ -69,8 +71,7 @@ function gradWeightRef(dy: Float32Array, x: Float32Array, M: number, N: number, 
 }
 
 /** Params laid out as the model does: W then b, at offsets that are deliberately not tile-aligned. */
-function layout(M: number, N: number, K: number): DenseShape & { total: number } {
-  const weightOffset = 3;
+function layout(M: number, N: number, K: number, weightOffset = 3): DenseShape & { total: number } {
   const biasOffset = weightOffset + N * K + 5;
   return { rows: M, inFeatures: K, outFeatures: N, weightOffset, biasOffset, total: biasOffset + N + 2 };
 }
@@ -119,19 +120,36 @@ const awkward = (M: number, N: number, K: number) =>
     [65, 45, 7],
   ].some(([m, n, k]) => m === M && n === N && k === K);
 
+const cases = [
+  ...shapes.flatMap(([M, N, K]) =>
+    tunings.filter((t) => primary.has(t) || awkward(M, N, K)).map((tuning) => ({ M, N, K, tuning, weightOffset: 3 })),
+  ),
+  // the subgroup kernels' VEC4 form, where W starts on 16 bytes and K % 4 == 0 (denseVec4); at 36 a
+  // block's second 32 columns hold one lane's 4, and M, N that are not multiples of 4 leave steps over
+  ...(
+    [
+      [1, 10, 64],
+      [33, 10, 64],
+      [5, 12, 36],
+      [64, 512, 784],
+    ] as const
+  ).map(([M, N, K]) => ({ M, N, K, tuning: tunings[5]!, weightOffset: 4 })),
+];
+
 describe('matmul kernels against float64 references', () => {
-  for (const [M, N, K] of shapes) {
-    for (const tuning of tunings.filter((t) => primary.has(t) || awkward(M, N, K))) {
-      const tag = `(${M},${K})·(${N},${K})ᵀ ${tuning.variant} wg ${tuning.wgX}×${tuning.wgY}×${tuning.split}`;
+  for (const { M, N, K, tuning, weightOffset } of cases) {
+    {
+      const vec4 = tuning.variant === 'subgroup' && denseVec4(layout(M, N, K, weightOffset));
+      const tag = `(${M},${K})·(${N},${K})ᵀ ${tuning.variant}${vec4 ? ' vec4' : ''} wg ${tuning.wgX}×${tuning.wgY}×${tuning.split}`;
       it(`forward ${tag}, with and without ReLU`, async () => {
         const rng = new Rng(M * 1000 + N * 10 + K);
-        const s = layout(M, N, K);
+        const s = layout(M, N, K, weightOffset);
         const x = randomArray(rng, M * K);
         const params = randomArray(rng, s.total, 0.5);
         const w = params.subarray(s.weightOffset, s.weightOffset + N * K);
         const b = params.subarray(s.biasOffset, s.biasOffset + N);
         for (const relu of [false, true]) {
-          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(tuning, { relu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'forward', denseOverrides(tuning, { relu, vec4 }));
           const y = storageBuffer(gpu, 'y', M * N);
           await runKernel(
             gpu,
@@ -145,12 +163,12 @@ describe('matmul kernels against float64 references', () => {
 
       it(`grad_input ${tag}, with and without the ReLU mask`, async () => {
         const rng = new Rng(M * 7 + N * 11 + K * 13);
-        const s = layout(M, N, K);
+        const s = layout(M, N, K, weightOffset);
         const x = randomArray(rng, M * K); // about half of it ≤ 0, so the mask matters
         const params = randomArray(rng, s.total, 0.5);
         const dy = randomArray(rng, M * N);
         for (const maskRelu of [false, true]) {
-          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_input', denseOverrides(tuning, { maskRelu }));
+          const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_input', denseOverrides(tuning, { maskRelu, vec4 }));
           const dx = storageBuffer(gpu, 'dx', M * K);
           await runKernel(
             gpu,
@@ -171,10 +189,10 @@ describe('matmul kernels against float64 references', () => {
 
       it(`grad_weight ${tag} with the bias gradient fused`, async () => {
         const rng = new Rng(M + N * 3 + K * 5);
-        const s = layout(M, N, K);
+        const s = layout(M, N, K, weightOffset);
         const x = randomArray(rng, M * K);
         const dy = randomArray(rng, M * N);
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight', denseOverrides(tuning));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight', denseOverrides(tuning, { vec4 }));
         const grads = storageBuffer(gpu, 'grads', s.total);
         await runKernel(
           gpu,
@@ -192,7 +210,7 @@ describe('matmul kernels against float64 references', () => {
 
       it(`backward_fused ${tag}: dX and the SGD-momentum update of W and b in one dispatch`, async () => {
         const rng = new Rng(M * 3 + N * 5 + K * 7);
-        const s = layout(M, N, K);
+        const s = layout(M, N, K, weightOffset);
         const x = randomArray(rng, M * K);
         const params = randomArray(rng, s.total, 0.5);
         const velocity = randomArray(rng, s.total, 0.1);
@@ -202,7 +220,7 @@ describe('matmul kernels against float64 references', () => {
         const kernel = await gpu.pipelines.get(
           denseFamily(tuning),
           'backward_fused',
-          denseOverrides(tuning, { maskRelu: true, rule: 'sgd' }),
+          denseOverrides(tuning, { maskRelu: true, rule: 'sgd', vec4 }),
         );
         const dx = storageBuffer(gpu, 'dx', M * K);
         const paramsOut = storageBuffer(gpu, 'params_out', s.total);
@@ -249,7 +267,7 @@ describe('matmul kernels against float64 references', () => {
     isFallback,
     features: subgroupMinSize > 0 ? ['subgroups'] : [],
     subgroupMinSize,
-    maxStorageBuffersPerShaderStage: 8,
+    maxStorageBuffersPerShaderStage: subgroupMinSize > 0 ? 16 : 8,
     maxComputeWorkgroupStorageSize: 16384,
   });
 
@@ -260,6 +278,9 @@ describe('matmul kernels against float64 references', () => {
     // a workgroup of 8 must be one subgroup: 128-bit llvmpipe (4 lanes), or no subgroups at all, keeps the tiles
     expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 128 bits)', true, 4))).toBe(TILES_TUNING);
     expect(tuningFor(adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true))).toBe(TILES_TUNING);
+    // nor where the device cannot bind the subgroup kernels' 9 storage buffers
+    expect(SUBGROUP_STORAGE_BUFFERS).toBe(9);
+    expect(tuningFor({ ...adapter('llvmpipe (LLVM 19.1.7, 256 bits)', true, 8), maxStorageBuffersPerShaderStage: 8 })).toBe(TILES_TUNING);
     expect(tuningFor(adapter('SwiftShader Device (Subzero)', true))).toBe(ROWS_TUNING);
     // within WebGPU's default limits, which the engine's devices keep
     expect(splitPartialFloats(SPLIT_TUNING.matmul) * 4).toBeLessThanOrEqual(16384);

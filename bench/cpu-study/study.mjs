@@ -544,6 +544,117 @@ for (const [TM, TN4] of envShapes('SGVS', '16,1 8,1 8,2')) {
     grid: (p) => [Math.ceil(p.J / (32 * TN4)), Math.ceil(p.I / TM)],
   });
 }
+// sgs with U steps of r per loop iteration, each accumulator written once per iteration (llvmpipe
+// masks every write of a loop-carried variable with the execution mask: a blend per FMA otherwise);
+// R % U steps in a second loop.
+function sguKernel({ TM, TN, U }) {
+  const UR = TM / 8;
+  const L = ['enable subgroups;'];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<f32>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(8) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${TM}u; let j0 = wid.x * ${8 * TN}u + lid.x;`);
+  for (let q = 0; q < UR; q++) L.push(`  let ub${q} = min(i0 + ${8 * q}u + lid.x, I - 1u) * USI;`);
+  for (let t = 0; t < TN; t++) L.push(`  let vb${t} = min(j0 + ${8 * t}u, J - 1u) * VSJ;`);
+  for (let i = 0; i < TM; i++) for (let t = 0; t < TN; t++) L.push(`  var a${i}_${t} = 0.0;`);
+  const body = (steps, rexpr) => {
+    for (let s = 0; s < steps; s++) {
+      for (let q = 0; q < UR; q++) L.push(`    let x${q}_${s} = u[ub${q} + (${rexpr} + ${s}u) * USR];`);
+      for (let t = 0; t < TN; t++) L.push(`    let b${t}_${s} = v[vb${t} + (${rexpr} + ${s}u) * VSR];`);
+    }
+    for (let i = 0; i < TM; i++) {
+      const xs = [];
+      for (let s = 0; s < steps; s++) xs.push(`subgroupBroadcast(x${i >> 3}_${s}, ${i & 7}u)`);
+      L.push(`    { ${xs.map((x, s) => `let xs${s} = ${x};`).join(' ')}`);
+      for (let t = 0; t < TN; t++) {
+        let e = `a${i}_${t}`;
+        for (let s = 0; s < steps; s++) e = `fma(xs${s}, b${t}_${s}, ${e})`;
+        L.push(`      a${i}_${t} = ${e};`);
+      }
+      L.push(`    }`);
+    }
+  };
+  L.push(`  let full = R / ${U}u * ${U}u;`);
+  L.push(`  for (var r = 0u; r < full; r += ${U}u) {`);
+  body(U, 'r');
+  L.push(`  }`);
+  L.push(`  for (var r = full; r < R; r++) {`);
+  body(1, 'r');
+  L.push(`  }`);
+  for (let t = 0; t < TN; t++)
+    for (let i = 0; i < TM; i++)
+      L.push(`  if (j0 + ${8 * t}u < J && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + (j0 + ${8 * t}u) * OSJ] = a${i}_${t}; }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [TM, TN, U] of envShapes('SGUS', '16,4,2 16,4,4 32,2,4')) {
+  variants.push({
+    name: `sgu ${TM}x${TN} u${U}`,
+    src: sguKernel({ TM, TN, U }),
+    grid: (p) => [Math.ceil(p.J / (8 * TN)), Math.ceil(p.I / TM)],
+  });
+}
+// sgu with v as vec4 along j (VSJ = 1): lane l owns columns j0 + 4l .. 4l + 3 (+ 32t), scalar
+// accumulators, U steps of r per iteration, constant-index stores.
+function sgwKernel({ TM, TN4, U }) {
+  const UR = TM / 8;
+  const C = 'xyzw';
+  const L = ['enable subgroups;'];
+  L.push(`override I: u32; override J: u32; override R: u32;`);
+  L.push(`override USI: u32; override USR: u32; override VSJ: u32; override VSR: u32; override OSI: u32; override OSJ: u32;`);
+  L.push(`@group(0) @binding(0) var<storage, read> u: array<f32>;`);
+  L.push(`@group(0) @binding(1) var<storage, read> v: array<vec4<f32>>;`);
+  L.push(`@group(0) @binding(2) var<storage, read_write> o: array<f32>;`);
+  L.push(`@compute @workgroup_size(8) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  L.push(`  let i0 = wid.y * ${TM}u; let jq = wid.x * ${8 * TN4}u + lid.x;`);
+  for (let q = 0; q < UR; q++) L.push(`  let ub${q} = min(i0 + ${8 * q}u + lid.x, I - 1u) * USI;`);
+  for (let t = 0; t < TN4; t++) L.push(`  let vb${t} = min(jq + ${8 * t}u, J / 4u - 1u);`);
+  for (let i = 0; i < TM; i++) for (let t = 0; t < TN4; t++) for (let c = 0; c < 4; c++) L.push(`  var a${i}_${t}${C[c]} = 0.0;`);
+  const body = (steps, rexpr) => {
+    for (let s = 0; s < steps; s++) {
+      for (let q = 0; q < UR; q++) L.push(`    let x${q}_${s} = u[ub${q} + (${rexpr} + ${s}u) * USR];`);
+      for (let t = 0; t < TN4; t++) L.push(`    let b${t}_${s} = v[(${rexpr} + ${s}u) * (VSR / 4u) + vb${t}];`);
+    }
+    for (let i = 0; i < TM; i++) {
+      const xs = [];
+      for (let s = 0; s < steps; s++) xs.push(`let xs${s} = subgroupBroadcast(x${i >> 3}_${s}, ${i & 7}u);`);
+      L.push(`    { ${xs.join(' ')}`);
+      for (let t = 0; t < TN4; t++)
+        for (let c = 0; c < 4; c++) {
+          let e = `a${i}_${t}${C[c]}`;
+          for (let s = 0; s < steps; s++) e = `fma(xs${s}, b${t}_${s}.${C[c]}, ${e})`;
+          L.push(`      a${i}_${t}${C[c]} = ${e};`);
+        }
+      L.push(`    }`);
+    }
+  };
+  L.push(`  let full = R / ${U}u * ${U}u;`);
+  L.push(`  for (var r = 0u; r < full; r += ${U}u) {`);
+  body(U, 'r');
+  L.push(`  }`);
+  L.push(`  for (var r = full; r < R; r++) {`);
+  body(1, 'r');
+  L.push(`  }`);
+  for (let t = 0; t < TN4; t++)
+    for (let i = 0; i < TM; i++)
+      for (let c = 0; c < 4; c++)
+        L.push(
+          `  if (jq + ${8 * t}u < J / 4u && i0 + ${i}u < I) { o[(i0 + ${i}u) * OSI + ((jq + ${8 * t}u) * 4u + ${c}u) * OSJ] = a${i}_${t}${C[c]}; }`,
+        );
+  L.push(`}`);
+  return L.join('\n');
+}
+for (const [TM, TN4, U] of envShapes('SGWS', '16,1,4 8,2,4 16,1,2')) {
+  variants.push({
+    name: `sgw ${TM}x4·${TN4} u${U}`,
+    only: (p) => p.VSJ === 1 && p.J % 4 === 0 && p.VSR % 4 === 0,
+    src: sgwKernel({ TM, TN4, U }),
+    grid: (p) => [Math.ceil(p.J / (32 * TN4)), Math.ceil(p.I / TM)],
+  });
+}
 // subgroup form (fwd: USR = VSR = 1): the 8 lanes of a subgroup each load one vec4 of the broadcast
 // operand u per chunk of 32 along r and share them by subgroupBroadcast; v per lane as vec4 along r.
 function sgKernel({ A, B, WG, nob }) {

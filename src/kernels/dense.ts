@@ -28,6 +28,9 @@ const step = { binding: 9, access: 'uniform_dynamic' } as const;
 const stepFlags = { binding: 10, access: 'read_write' } as const;
 const dims = { binding: 11, access: 'uniform' } as const;
 const update = { params_out: paramsOut, opt_state: optState, hyper, step, step_flags: stepFlags };
+// the subgroup variant's vec4 views of x and params (its VEC4 form reads them four floats a load)
+const x4 = { binding: 12, access: 'read', view: 'x' } as const;
+const params4 = { binding: 13, access: 'read', view: 'params' } as const;
 
 const entries = {
   forward: { bindings: { x, params, y, dims } },
@@ -36,6 +39,21 @@ const entries = {
   grad_weight_update: { bindings: { x, params, dy, dims, ...update } },
   backward_fused: { bindings: { x, params, dy, dx, dims, ...update } },
 };
+
+const subgroupEntries = {
+  forward: { bindings: { ...entries.forward.bindings, x4, params4 } },
+  grad_input: { bindings: { ...entries.grad_input.bindings, params4 } },
+  grad_weight: { bindings: { ...entries.grad_weight.bindings, x4 } },
+  grad_weight_update: { bindings: { ...entries.grad_weight_update.bindings, x4 } },
+  backward_fused: { bindings: { ...entries.backward_fused.bindings, x4, params4 } },
+};
+
+/** The most storage buffers one of the subgroup variant's entries binds (the device must allow them). */
+export const SUBGROUP_STORAGE_BUFFERS = Math.max(
+  ...Object.values(subgroupEntries).map(
+    (e) => Object.values(e.bindings).filter((b) => b.access === 'read' || b.access === 'read_write').length,
+  ),
+);
 
 export type DenseEntry = keyof typeof entries;
 export type DenseVariant = 'tiles' | 'rows' | 'split' | 'subgroup';
@@ -46,7 +64,7 @@ export const denseFamilies: Readonly<Record<DenseVariant, KernelFamily<DenseEntr
   tiles: defineFamily({ name: 'dense_tiles', source: composeWgsl(tilesSource, tile, ...shared), entries }),
   rows: defineFamily({ name: 'dense_rows', source: composeWgsl(rowsSource, ...shared), entries }),
   split: defineFamily({ name: 'dense_split', source: composeWgsl(splitSource, tile, ...shared), entries }),
-  subgroup: defineFamily({ name: 'dense_subgroup', source: composeWgsl(subgroupSource, ...shared), entries }),
+  subgroup: defineFamily({ name: 'dense_subgroup', source: composeWgsl(subgroupSource, ...shared), entries: subgroupEntries }),
 };
 
 /** Outputs per invocation of the tiled variants, as their WGSL files declare them: [rows, columns]. */
@@ -106,7 +124,10 @@ export function splitPartialFloats(t: DenseTuning): number {
  * optimizer's update rule for the updating entries (grad_weight_update, backward_fused). The
  * layer's shape is not among them (denseDims): one pipeline serves every layer.
  */
-export function denseOverrides(tuning: DenseTuning, flags: { relu?: boolean; maskRelu?: boolean; rule?: OptimizerRule } = {}): Overrides {
+export function denseOverrides(
+  tuning: DenseTuning,
+  flags: { relu?: boolean; maskRelu?: boolean; rule?: OptimizerRule; vec4?: boolean } = {},
+): Overrides {
   return {
     RELU: flags.relu ?? false,
     MASK_RELU: flags.maskRelu ?? false,
@@ -114,8 +135,18 @@ export function denseOverrides(tuning: DenseTuning, flags: { relu?: boolean; mas
     WG_Y: tuning.wgY,
     // only dense_split.wgsl declares SPLIT, and a pipeline may set only the overrides its module has
     ...(tuning.variant === 'split' ? { SPLIT: tuning.split } : {}),
+    ...(tuning.variant === 'subgroup' ? { VEC4: flags.vec4 ?? false } : {}),
     ...(flags.rule ? ruleOverrides(flags.rule) : {}),
   };
+}
+
+/**
+ * Whether a layer's rows of X and W start on 16-byte boundaries (K % 4 == 0, W's offset % 4 == 0),
+ * so that the subgroup kernels may read them as vec4s (their VEC4 form; buffers are allocated in
+ * multiples of 16 bytes, so the views always cover them).
+ */
+export function denseVec4(shape: DenseShape): boolean {
+  return shape.inFeatures % 4 === 0 && shape.weightOffset % 4 === 0;
 }
 
 /** The `dims` uniform of a dense dispatch: the layer's shape and where its W and b start. */

@@ -9,6 +9,11 @@ export type Access = 'read' | 'read_write' | 'uniform' | 'uniform_dynamic';
 export interface BindingSpec {
   readonly binding: number;
   readonly access: Access;
+  /**
+   * Another view of the entry's binding of that name (e.g. `x4`, X read as vec4s): bound to the
+   * same buffer, which the caller gives once, under the other name. Read-only.
+   */
+  readonly view?: string;
 }
 
 export interface EntrySpec {
@@ -48,6 +53,10 @@ export function defineFamily<E extends string>(family: KernelFamily<E>): KernelF
       seen.add(b.binding);
       if (!new RegExp(`@binding\\(${b.binding}\\)\\s*var(<[^>]*>)?\\s+${name}\\s*:`).test(family.source)) {
         throw new Error(`${family.name}.wgsl declares no binding ${b.binding} named ${name}`);
+      }
+      const viewed = b.view === undefined ? undefined : spec.bindings[b.view];
+      if (b.view !== undefined && (b.access !== 'read' || viewed === undefined || viewed.view !== undefined)) {
+        throw new Error(`${family.name}.${entry}: ${name} must be a read-only view of another binding of the entry`);
       }
     }
   }

@@ -4,21 +4,32 @@
  */
 export class BufferTracker {
   private readonly alive = new Set<GPUBuffer>();
+  /** what each buffer was made for, in bytes (rounded to 4), which its GPU size may exceed */
+  private readonly sizes = new WeakMap<GPUBuffer, number>();
   private bytes = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
   create(label: string, size: number, usage: GPUBufferUsageFlags, contents?: ArrayBufferView): GPUBuffer {
-    // WebGPU wants sizes (and mapped writes) in multiples of 4 bytes.
-    const padded = Math.max(4, Math.ceil(size / 4) * 4);
+    // WebGPU wants sizes (and mapped writes) in multiples of 4 bytes, and 16 at least: the subgroup
+    // kernels bind vec4 views (x4, params4) of buffers they may read as floats only, and a vec4
+    // array binding must hold one vec4.
+    const size4 = Math.ceil(size / 4) * 4;
+    const padded = Math.max(16, size4);
     const buffer = this.device.createBuffer({ label, size: padded, usage, mappedAtCreation: contents !== undefined });
     if (contents) {
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength));
       buffer.unmap();
     }
     this.alive.add(buffer);
+    this.sizes.set(buffer, size4);
     this.bytes += padded;
     return buffer;
+  }
+
+  /** The bytes a buffer was made for (its GPU size where it was not made here). */
+  sizeOf(buffer: GPUBuffer): number {
+    return this.sizes.get(buffer) ?? buffer.size;
   }
 
   destroy(buffer: GPUBuffer | undefined): void {

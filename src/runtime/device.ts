@@ -96,6 +96,8 @@ export class Gpu {
     const requiredLimits: Record<string, number> = {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
+      // the subgroup kernels' backward_fused binds 9 (the default is 8); tuningFor checks the adapter's
+      maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     };
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: options.label ?? 'engine' });
     return new Gpu(device, summarize(adapter));
@@ -147,14 +149,14 @@ export class Gpu {
   }
 
   /** Copies `size` bytes at `offset` of `source` into a fresh ArrayBuffer (one staging buffer, mapped asynchronously). */
-  async read(source: GPUBuffer, offset = 0, size = source.size - offset): Promise<ArrayBuffer> {
+  async read(source: GPUBuffer, offset = 0, size = this.buffers.sizeOf(source) - offset): Promise<ArrayBuffer> {
     const staging = this.buffers.create(`${source.label}.readback`, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
       const encoder = this.device.createCommandEncoder({ label: `${source.label}.readback` });
       encoder.copyBufferToBuffer(source, offset, staging, 0, size);
       this.device.queue.submit([encoder.finish()]);
       await this.mapRead(staging);
-      const copy = staging.getMappedRange().slice(0);
+      const copy = staging.getMappedRange(0, size).slice(0);
       staging.unmap();
       return copy;
     } finally {

@@ -111,10 +111,11 @@ export function bindGroup(
   const spec = kernel.family.entries[kernel.entry];
   if (!spec) throw new Error(`${kernel.label}: no such entry point`);
   for (const name of Object.keys(resources)) {
-    if (!(name in spec.bindings)) throw new Error(`${kernel.label} has no binding named ${name}`);
+    if (!(name in spec.bindings) || spec.bindings[name]!.view !== undefined)
+      throw new Error(`${kernel.label} has no binding named ${name}`);
   }
   const entries = Object.entries(spec.bindings).map(([name, b]) => {
-    const resource = resources[name];
+    const resource = resources[b.view ?? name];
     if (!resource) throw new Error(`${label}: binding ${name} of ${kernel.label} is not given`);
     return { binding: b.binding, resource: 'buffer' in resource ? resource : { buffer: resource } };
   });

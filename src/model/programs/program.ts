@@ -8,6 +8,7 @@ import {
   denseFamily,
   denseGrid,
   denseOverrides,
+  denseVec4,
   type DenseEntry,
   type DenseShape,
   type DenseTuning,
@@ -57,10 +58,11 @@ export function denseFlags(
   layout: ParamLayout,
   d: StepDispatch,
   rule: OptimizerRule = 'sgd',
-): { relu: boolean; maskRelu: boolean; rule?: OptimizerRule } {
+): { relu: boolean; maskRelu: boolean; rule?: OptimizerRule; vec4: boolean } {
   return {
     relu: d.entry === 'forward' && d.layer! < layout.dense.length - 1,
     maskRelu: d.entry === 'grad_input' || d.entry === 'backward_fused',
+    vec4: denseVec4(d.shape!),
     ...(updatesParameters(d.entry) ? { rule } : {}),
   };
 }

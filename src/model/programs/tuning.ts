@@ -1,5 +1,5 @@
 /** Per-adapter kernel shapes, and which the engine picks for an adapter. */
-import { SUBGROUP_BLOCK, type DenseTuning, type DenseVariant } from '../../kernels/dense.ts';
+import { SUBGROUP_BLOCK, SUBGROUP_STORAGE_BUFFERS, type DenseTuning, type DenseVariant } from '../../kernels/dense.ts';
 import type { AdapterSummary } from '../../runtime/device.ts';
 
 export interface Tuning {
@@ -31,9 +31,16 @@ export const TUNINGS: Readonly<Record<DenseVariant, Tuning>> = {
   subgroup: SUBGROUP_TUNING,
 };
 
-/** Whether the subgroup kernels can run on an adapter: the feature, and subgroups at least a workgroup wide. */
+/**
+ * Whether the subgroup kernels can run on an adapter: the feature, subgroups at least a workgroup
+ * wide, and the storage buffers their backward_fused binds (9: x and params also as vec4 views).
+ */
 export function hasWideSubgroups(adapter: AdapterSummary): boolean {
-  return adapter.features.includes('subgroups') && adapter.subgroupMinSize >= SUBGROUP_BLOCK.group;
+  return (
+    adapter.features.includes('subgroups') &&
+    adapter.subgroupMinSize >= SUBGROUP_BLOCK.group &&
+    adapter.maxStorageBuffersPerShaderStage >= SUBGROUP_STORAGE_BUFFERS
+  );
 }
 
 /**
