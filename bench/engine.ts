@@ -9,6 +9,7 @@ export const {
   denseFamily,
   denseGrid,
   denseOverrides,
+  denseVec4,
   gather,
   gatherGrid,
   gatherOverrides,

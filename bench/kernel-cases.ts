@@ -23,6 +23,7 @@ import {
   denseFamily,
   denseGrid,
   denseOverrides,
+  denseVec4,
   denseDims,
   gather,
   gatherGrid,
@@ -52,6 +53,8 @@ function denseCase(
   const flags = {
     relu: entry === 'forward' && layer !== undefined && layer < layout.dense.length,
     maskRelu: entry === 'grad_input' || entry === 'backward_fused',
+    // the subgroup kernels' vec4 form where the layer allows it, as the trainer runs them
+    vec4: denseVec4(s),
   };
   const cost =
     entry === 'forward'

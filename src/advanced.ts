@@ -5,7 +5,16 @@
  * helpers. Exported from the public entry as the `advanced` namespace; an application trains
  * through `Trainer` and needs none of this.
  */
-export { denseDims, denseFamily, denseGrid, denseOverrides, type DenseEntry, type DenseShape, type DenseTuning } from './kernels/dense.ts';
+export {
+  denseDims,
+  denseFamily,
+  denseGrid,
+  denseOverrides,
+  denseVec4,
+  type DenseEntry,
+  type DenseShape,
+  type DenseTuning,
+} from './kernels/dense.ts';
 export { gather, gatherGrid, gatherOverrides } from './kernels/gather.ts';
 export { hyperData, optimizer, optimizerGrid, optimizerOverrides } from './kernels/optimizer.ts';
 export { DenseDims, StepStat, StepParams, Hyper } from './kernels/records.ts';
