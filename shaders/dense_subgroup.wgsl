@@ -283,8 +283,18 @@ fn update_weight_block(n0: u32, k0: u32, lane: u32) {
   var dw = t.dw;
   for (var i = 0u; i < rows; i++) {
     var row = dw[0];
+    let w_row = dims.w_off + (n0 + i) * dims.k;
+    // with VEC4 the lane's 4 adjacent weights in one load (kept inside the row where cols < 4)
+    var w = vec4<f32>();
+    if (VEC4) { w = params4[(w_row + lane_quad(k0, lane, dims.k)) >> 2u]; }
     for (var j = 0u; j < cols; j++) {
-      update_at(dims.w_off + (n0 + i) * dims.k + lane_column(k0, lane, j), row[0]);
+      let at = w_row + lane_column(k0, lane, j);
+      if (VEC4) {
+        params_out[at] = update_param(at, w.x, row[0]);
+        w = w.yzwx;
+      } else {
+        update_at(at, row[0]);
+      }
       for (var c = 0u; c + 1u < LANE_N; c++) { row[c] = row[c + 1u]; }
     }
     for (var r = 0u; r + 1u < BLOCK_M; r++) { dw[r] = dw[r + 1u]; }

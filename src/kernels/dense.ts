@@ -44,7 +44,7 @@ const subgroupEntries = {
   forward: { bindings: { ...entries.forward.bindings, x4, params4 } },
   grad_input: { bindings: { ...entries.grad_input.bindings, params4 } },
   grad_weight: { bindings: { ...entries.grad_weight.bindings, x4 } },
-  grad_weight_update: { bindings: { ...entries.grad_weight_update.bindings, x4 } },
+  grad_weight_update: { bindings: { ...entries.grad_weight_update.bindings, x4, params4 } },
   backward_fused: { bindings: { ...entries.backward_fused.bindings, x4, params4 } },
 };
 
