@@ -12,7 +12,8 @@
 // operand, GROUP apart. An inner step: 2 + LANE_N loads
 // and BLOCK_M broadcasts for BLOCK_M·LANE_N FMAs, against the 8 × 8 tiles' 16 loads for 64.
 // Measured (bench/cpu-study/study.mjs `sgs`, bench/RESULTS.md 2026-12-02 fourth session): the
-// seed's GEMMs 1.7–2× faster than the tiles at every layer and form.
+// seed's GEMMs 1.7–2× faster than the tiles at every layer and form; with the four-step loop and
+// VEC4 below, a training step 2.0× faster (13.4–13.9 against 27.8 ms).
 //
 // Needs subgroups of at least GROUP lanes, so that a workgroup is one subgroup (tuningFor checks
 // the adapter's subgroupMinSize). Every subgroupBroadcast is in uniform control flow: loop bounds
@@ -31,7 +32,8 @@ const LANE_N: u32 = 4u;
 // operand four floats at a time through the vec4 views below, which the runtime binds to the same
 // buffers as `x` and `params`: forward reads X's and W's rows four steps of k a load; grad_input
 // and grad_weight give each lane 4 adjacent columns (instead of 4 columns GROUP apart) and read W's
-// or X's row at them in one load. 1.15–1.3× faster again (study.mjs `sgt`, `sgw`).
+// or X's row at them in one load, and the fused update reads its weights so. 1.15–1.3× faster
+// again (study.mjs `sgt`, `sgw`; a step 16.3 → 13.4 ms).
 override VEC4: bool = false;
 @group(0) @binding(12) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(13) var<storage, read> params4: array<vec4<f32>>;

@@ -1,5 +1,5 @@
 /**
- * The dense layer kernels: Y = X·Wᵀ + b (ReLU optional) and its backward forms, in three variants
+ * The dense layer kernels: Y = X·Wᵀ + b (ReLU optional) and its backward forms, in four variants
  * with the same entry points and bindings, one WGSL file each (shaders/dense_*.wgsl) on top of the
  * shared shaders/lib/dense_common.wgsl.
  */

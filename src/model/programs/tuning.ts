@@ -49,8 +49,8 @@ export function hasWideSubgroups(adapter: AdapterSummary): boolean {
  * in Chrome with the update fused, 83 ms with it as its own pass, against 699 ms for the
  * one-column form before it and 611 ms for the 8 × 8 tiles, whose loop-indexed arrays it keeps in
  * memory). lavapipe runs the subgroup kernels where its subgroups are at least 8 lanes wide (a
- * workgroup is one subgroup that loads the shared operand once and broadcasts it: a step 1.5×
- * faster than the tiles, 18 against 28 ms), else the register tiles (8 × 8 outputs an invocation
+ * workgroup is one subgroup that loads the shared operand once and broadcasts it: a step 2.0×
+ * faster than the tiles, 13.4–13.9 against 27.8 ms), else the register tiles (8 × 8 outputs an invocation
  * in workgroups of 8 × 2: 1.6× faster than 4 × 4 tiles in 8 × 8 workgroups, which ran 36 against
  * 69 ms a step for the split kernels, whose barriers it pays for dearly). GPUs get the split
  * kernels: at batch 64 the tiles' grids hold a few thousand invocations with reductions up to 784
