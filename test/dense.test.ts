@@ -21,6 +21,8 @@ import { configFrom } from '../src/model/trainer/config.ts';
 import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 import { ROWS_TUNING, SPLIT_TUNING, SUBGROUP_TUNING, TILES_TUNING, tuningFor } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
+import { defineFamily } from '../src/kernels/spec.ts';
+import { bindGroup } from '../src/runtime/pipelines.ts';
 import {
   dimsBuffer,
   expectClose,
@@ -269,6 +271,20 @@ describe('matmul kernels against float64 references', () => {
     subgroupMinSize,
     maxStorageBuffersPerShaderStage: subgroupMinSize > 0 ? 16 : 8,
     maxComputeWorkgroupStorageSize: 16384,
+  });
+
+  it("binds the subgroup kernels' vec4 views to the buffers given for x and params, and only so", async () => {
+    const t = SUBGROUP_TUNING.matmul;
+    const kernel = await gpu.pipelines.get(denseFamily(t), 'forward', denseOverrides(t, { vec4: true }));
+    const s = layout(1, 4, 4, 4);
+    const x = storageBuffer(gpu, 'x', 4);
+    const resources = { x, params: storageBuffer(gpu, 'p', s.total), y: storageBuffer(gpu, 'y', 4), dims: dimsBuffer(gpu, s) };
+    expect(() => bindGroup(gpu.device, kernel, 'views', resources)).not.toThrow();
+    expect(() => bindGroup(gpu.device, kernel, 'views', { ...resources, x4: x })).toThrow(/no binding named x4/);
+    const source = '@group(0) @binding(1) var<storage, read> v: array<f32>;\nfn e() {}';
+    const view = (of: string) =>
+      defineFamily({ name: 'bad', source, entries: { e: { bindings: { v: { binding: 1, access: 'read', view: of } } } } });
+    expect(() => view('w')).toThrow(/read-only view of another binding/);
   });
 
   it('gives GPUs the split kernels, lavapipe the subgroup kernels (else the tiles) and SwiftShader the row blocks', () => {

@@ -142,8 +142,8 @@ export function denseOverrides(
 
 /**
  * Whether a layer's rows of X and W start on 16-byte boundaries (K % 4 == 0, W's offset % 4 == 0),
- * so that the subgroup kernels may read them as vec4s (their VEC4 form; buffers are allocated in
- * multiples of 16 bytes, so the views always cover them).
+ * so that the subgroup kernels may read them as vec4s (their VEC4 form: an X of M·K floats and a W
+ * inside the flat parameters then lie whole in the vec4 views).
  */
 export function denseVec4(shape: DenseShape): boolean {
   return shape.inFeatures % 4 === 0 && shape.weightOffset % 4 === 0;
