@@ -292,7 +292,7 @@ fn update_weight_block(n0: u32, k0: u32, lane: u32) {
     for (var j = 0u; j < cols; j++) {
       let at = w_row + lane_column(k0, lane, j);
       if (VEC4) {
-        params_out[at] = update_param(at, w.x, row[0]);
+        update_from(at, w.x, row[0]);
         w = w.yzwx;
       } else {
         update_at(at, row[0]);

@@ -3,5 +3,11 @@
 // invocations of the same dispatch still read the old weights). The rule is optimizer_update.wgsl's.
 
 fn update_at(at: u32, grad: f32) {
-  params_out[at] = update_param(at, params[at], grad);
+  update_from(at, params[at], grad);
+}
+
+// The same where the caller has read the weight `w` = params[at] already (dense_subgroup.wgsl
+// reads 4 at once).
+fn update_from(at: u32, w: f32, grad: f32) {
+  params_out[at] = update_param(at, w, grad);
 }
