@@ -32,8 +32,10 @@ const LANE_N: u32 = 4u;
 // operand four floats at a time through the vec4 views below, which the runtime binds to the same
 // buffers as `x` and `params`: forward reads X's and W's rows four steps of k a load; grad_input
 // and grad_weight give each lane 4 adjacent columns (instead of 4 columns GROUP apart) and read W's
-// or X's row at them in one load, and the fused update reads its weights so. 1.15–1.3× faster
-// again (study.mjs `sgt`, `sgw`; a step 16.3 → 13.4 ms).
+// or X's row at them in one load. 1.15–1.3× faster again (study.mjs `sgt`, `sgw`; a step 16.3 →
+// 13.4 ms). The fused update then reads the lane's 4 weights and their state and writes both in
+// one access each (fused_update.wgsl update_quad), not 13: grad_weight_update l1 8.3 → 4.2 ms and
+// backward_fused l2 3.5 → 2.2 ms on an AMD EPYC host (bench/RESULTS.md, fifth session).
 override VEC4: bool = false;
 @group(0) @binding(12) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(13) var<storage, read> params4: array<vec4<f32>>;
@@ -286,18 +288,18 @@ fn update_weight_block(n0: u32, k0: u32, lane: u32) {
   for (var i = 0u; i < rows; i++) {
     var row = dw[0];
     let w_row = dims.w_off + (n0 + i) * dims.k;
-    // with VEC4 the lane's 4 adjacent weights in one load (kept inside the row where cols < 4)
-    var w = vec4<f32>();
-    if (VEC4) { w = params4[(w_row + lane_quad(k0, lane, dims.k)) >> 2u]; }
-    for (var j = 0u; j < cols; j++) {
-      let at = w_row + lane_column(k0, lane, j);
-      if (VEC4) {
-        update_from(at, w.x, row[0]);
-        w = w.yzwx;
-      } else {
-        update_at(at, row[0]);
+    if (VEC4) {
+      // the lane's 4 adjacent weights, their state and their new values one load or store each
+      // (K % 4 == 0, so a lane's columns lie all inside the layer or all outside)
+      if (cols == LANE_N) {
+        let at = w_row + lane_quad(k0, lane, dims.k);
+        update_quad(at, params4[at >> 2u], vec4(row[0], row[1], row[2], row[3]));
       }
-      for (var c = 0u; c + 1u < LANE_N; c++) { row[c] = row[c + 1u]; }
+    } else {
+      for (var j = 0u; j < cols; j++) {
+        update_at(w_row + lane_column(k0, lane, j), row[0]);
+        for (var c = 0u; c + 1u < LANE_N; c++) { row[c] = row[c + 1u]; }
+      }
     }
     for (var r = 0u; r + 1u < BLOCK_M; r++) { dw[r] = dw[r + 1u]; }
   }

@@ -1,7 +1,8 @@
 // The optimizer's update over the model's whole flat parameter buffer, in one dispatch, for the
 // unfused step (the fused one updates inside the weight-gradient kernels). The rule itself is
 // lib/optimizer_update.wgsl's, shared with those kernels; Hyper, StepParams are records.ts's.
-// params, grads: (COUNT) f32, same layout; opt_state: the optimizer's state tensors, each (COUNT).
+// params, grads: (COUNT) f32, same layout; opt_state: the optimizer's state tensors, each (COUNT),
+// as vec4s (lib/optimizer_update.wgsl).
 // step_flags: the training stats as words, to raise the step's `nonfinite` flag.
 
 override COUNT: u32;
@@ -9,7 +10,7 @@ override WG: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
 @group(0) @binding(1) var<storage, read> grads: array<f32>;
-@group(0) @binding(2) var<storage, read_write> opt_state: array<f32>;
+@group(0) @binding(2) var<storage, read_write> opt_state: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> hyper: Hyper;
 @group(0) @binding(4) var<uniform> step: StepParams;
 @group(0) @binding(5) var<storage, read_write> step_flags: array<atomic<u32>>;

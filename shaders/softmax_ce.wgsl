@@ -37,8 +37,8 @@ const MAX_WG: u32 = 256u;
 @group(0) @binding(8) var<storage, read> hidden: array<f32>;
 @group(0) @binding(9) var<storage, read> params: array<f32>;
 @group(0) @binding(10) var<storage, read_write> dhidden: array<f32>;
-@group(0) @binding(11) var<storage, read_write> params_out: array<f32>;
-@group(0) @binding(12) var<storage, read_write> opt_state: array<f32>;
+@group(0) @binding(11) var<storage, read_write> params_out: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read_write> opt_state: array<vec4<f32>>;
 @group(0) @binding(13) var<uniform> hyper: Hyper;
 
 var<workgroup> partial_loss: array<f32, MAX_WG>;

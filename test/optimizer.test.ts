@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { denseFamily, denseOverrides, gradWeightGrid, type DenseTuning } from '../src/kernels/dense.ts';
+import { denseFamily, denseOverrides, denseVec4, gradWeightGrid, type DenseTuning } from '../src/kernels/dense.ts';
 import { hyperData, optimizer, optimizerGrid, optimizerOverrides, stateTensors } from '../src/kernels/optimizer.ts';
 import { StepStat } from '../src/kernels/records.ts';
 import { adam, adamw, hyperValues, sgd, stepValues, type Optimizer } from '../src/model/optimizers.ts';
 import { StepTable } from '../src/model/parameters.ts';
+import { SUBGROUP_TUNING } from '../src/model/programs/tuning.ts';
 import { Rng } from '../src/model/rng.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { bindGroup, dispatch } from '../src/runtime/pipelines.ts';
@@ -120,29 +121,34 @@ describe('the optimizer pass over a flat parameter buffer, against torch.optim i
   });
 });
 
-describe('the update fused into grad_weight_update (every rule, tiles and rows)', () => {
-  const tunings: DenseTuning[] = [
-    { variant: 'tiles', wgX: 8, wgY: 8, split: 1 },
-    { variant: 'rows', wgX: 16, wgY: 1, split: 1 },
+describe('the update fused into grad_weight_update (every rule: tiles, rows, subgroup and its vec4 form)', () => {
+  // The subgroup kernels' VEC4 form updates 4 weights with one access of each buffer: W on 16 bytes
+  // and K % 4 == 0; Adam's exp_avg_sq starts at the state stride, a multiple of 4 or not (`pad`).
+  const cases: { tuning: DenseTuning; K: number; weightOffset: number; pad: number }[] = [
+    { tuning: { variant: 'tiles', wgX: 8, wgY: 8, split: 1 }, K: 65, weightOffset: 3, pad: 1 },
+    { tuning: { variant: 'rows', wgX: 16, wgY: 1, split: 1 }, K: 65, weightOffset: 3, pad: 1 },
+    { tuning: SUBGROUP_TUNING.matmul, K: 65, weightOffset: 3, pad: 1 },
+    { tuning: SUBGROUP_TUNING.matmul, K: 68, weightOffset: 4, pad: 1 },
+    { tuning: SUBGROUP_TUNING.matmul, K: 68, weightOffset: 4, pad: 2 },
   ];
-  const [M, N, K] = [45, 13, 65];
-  for (const tuning of tunings)
+  const [M, N] = [45, 13];
+  for (const { tuning, K, weightOffset, pad } of cases)
     for (const [name, o] of RULES.filter(([n]) =>
       ['sgd momentum dampening wd', 'sgd nesterov', 'adam wd betas eps', 'adamw wd'].includes(n),
     )) {
-      it(`${name}, ${tuning.variant}: M ${M}, N ${N}, K ${K}, step 3 from a running state`, async () => {
+      const biasOffset = weightOffset + N * K + 2;
+      const total = biasOffset + N + pad;
+      const s = { rows: M, inFeatures: K, outFeatures: N, weightOffset, biasOffset };
+      const vec4 = tuning.variant === 'subgroup' && denseVec4(s);
+      it(`${name}, ${tuning.variant}${vec4 ? ' vec4' : ''}: M ${M}, N ${N}, K ${K}, state stride ${total}, step 3 from a running state`, async () => {
         const rng = new Rng(M + N + K + name.length);
-        const weightOffset = 3;
-        const biasOffset = weightOffset + N * K + 2;
-        const total = biasOffset + N + 1;
-        const s = { rows: M, inFeatures: K, outFeatures: N, weightOffset, biasOffset };
         const x = randomArray(rng, M * K);
         const dy = randomArray(rng, M * N, 0.2);
         const params = randomArray(rng, total, 0.5);
         const state = randomState(rng, o, total);
         const t = 3;
         const b = optimizerBindings(gpu, o, total, state, o.lr, t);
-        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight_update', denseOverrides(tuning, { rule: o.kind }));
+        const kernel = await gpu.pipelines.get(denseFamily(tuning), 'grad_weight_update', denseOverrides(tuning, { rule: o.kind, vec4 }));
         const paramsOut = storageBuffer(gpu, 'params_out', total);
         const resources = {
           x: storageBuffer(gpu, 'x', x),

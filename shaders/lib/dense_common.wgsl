@@ -8,7 +8,8 @@
 //   dW:     (N, K)   weight gradient, at grads[W_OFF ..];  db: (N) at grads[B_OFF ..]
 // `params`, `grads`, `params_out` and `opt_state` are the model's flat parameter buffers: every
 // layer's tensors at fixed offsets, so one binding serves every layer and the optimizer can run in
-// one pass. Out-of-range rows and columns are clamped on load (always a valid address) and masked
+// one pass (`params_out` and `opt_state` as vec4s, indexed [i >> 2][i & 3] for one float: the
+// subgroup kernels write four at a time, lib/optimizer_update.wgsl). Out-of-range rows and columns are clamped on load (always a valid address) and masked
 // on store. M, N, K and the offsets W_OFF, B_OFF are `dims.m`, `dims.n`, `dims.k`, `dims.w_off`
 // and `dims.b_off`: a uniform (DenseDims, src/kernels/records.ts), not overrides, so one compiled
 // pipeline serves every layer, model and batch size. lavapipe takes seconds to compile a tiled
@@ -26,8 +27,8 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(6) var<storage, read_write> params_out: array<f32>;
-@group(0) @binding(7) var<storage, read_write> opt_state: array<f32>;
+@group(0) @binding(6) var<storage, read_write> params_out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> opt_state: array<vec4<f32>>;
 @group(0) @binding(8) var<uniform> hyper: Hyper;
 @group(0) @binding(9) var<uniform> step: StepParams;
 // The training stats (StepStat records) seen as words, to raise the step's `nonfinite` flag.

@@ -11,11 +11,12 @@ export class BufferTracker {
   constructor(private readonly device: GPUDevice) {}
 
   create(label: string, size: number, usage: GPUBufferUsageFlags, contents?: ArrayBufferView): GPUBuffer {
-    // WebGPU wants sizes (and mapped writes) in multiples of 4 bytes, and 16 at least: the subgroup
-    // kernels bind vec4 views (x4, params4) of buffers they may read as floats only, and a vec4
-    // array binding must hold one vec4.
+    // WebGPU wants sizes (and mapped writes) in multiples of 4 bytes. Made in multiples of 16, and
+    // 16 at least: the kernels see some buffers as vec4s (params_out, opt_state, the subgroup
+    // kernels' views x4 and params4), and a vec4 array binding holds whole vec4s only, so the
+    // last floats of a buffer of 4n + 2 floats would lie outside it.
     const size4 = Math.ceil(size / 4) * 4;
-    const padded = Math.max(16, size4);
+    const padded = Math.max(16, Math.ceil(size / 16) * 16);
     const buffer = this.device.createBuffer({ label, size: padded, usage, mappedAtCreation: contents !== undefined });
     if (contents) {
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength));
