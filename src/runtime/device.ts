@@ -22,6 +22,11 @@ export interface AcquireOptions {
   /** request the adapter's `timestamp-query` feature when it has one (benchmarks) */
   readonly timestamps?: boolean;
   readonly label?: string;
+  /**
+   * the WebGPU implementation waits for a pending map by polling on the host's thread (Dawn's Node
+   * binding re-queues a setImmediate tick until it resolves); acquireNodeGpu sets it
+   */
+  readonly pollsWhileMapping?: boolean;
 }
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|software|warp|basic render/i;
@@ -66,6 +71,8 @@ export class Gpu {
   private constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterSummary,
+    /** AcquireOptions.pollsWhileMapping */
+    readonly pollsWhileMapping = false,
   ) {
     this.buffers = new BufferTracker(device);
     this.pipelines = new PipelineCache(device);
@@ -100,7 +107,7 @@ export class Gpu {
       maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
     };
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: options.label ?? 'engine' });
-    return new Gpu(device, summarize(adapter));
+    return new Gpu(device, summarize(adapter), options.pollsWhileMapping ?? false);
   }
 
   get isLost(): boolean {

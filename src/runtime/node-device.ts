@@ -93,5 +93,5 @@ export function acquireNodeGpu(options: AcquireOptions = {}): Promise<Gpu> {
   const quiet = {
     requestAdapter: (o?: GPURequestAdapterOptions) => withNativeStderrFiltered(DAWN_CHATTER, () => gpu.requestAdapter(o)),
   } as GPU;
-  return Gpu.acquire(quiet, options);
+  return Gpu.acquire(quiet, { pollsWhileMapping: true, ...options });
 }

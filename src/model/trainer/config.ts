@@ -24,6 +24,8 @@ export interface TrainConfig {
   readonly stepsPerSubmit: number;
   /** command buffers allowed in flight before the CPU waits for the oldest one's losses */
   readonly maxInFlight: number;
+  /** each command buffer's readback starts near its expected completion, not at submit (submit-ring.ts MapPacer) */
+  readonly pacedReadback: boolean;
   readonly evalBatchSize: number;
   readonly tuning: Tuning;
 }
@@ -54,6 +56,13 @@ export interface TrainerOptions {
   readonly stepsPerSubmit?: number;
   /** advanced: command buffers in flight before the CPU waits (default 3, 2 on software adapters) */
   readonly maxInFlight?: number;
+  /**
+   * advanced: start each command buffer's readback near its expected completion instead of at
+   * submit; default where the device computes on the CPU's cores (a software adapter) and a pending
+   * map keeps a host thread polling (Dawn's Node binding), so that the poll does not take a core
+   * from the device
+   */
+  readonly pacedReadback?: boolean;
   /** advanced: false runs the optimizer as its own pass (the reference path); default: the tuning's choice (fused, except on SwiftShader) */
   readonly fusedUpdate?: boolean;
   /** advanced: test samples per evaluation dispatch (default 1000) */
@@ -83,6 +92,7 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
   const optimizer = checkOptimizer(o.optimizer);
   const software = gpu.adapter.isFallback;
   const tuning = o.tuning ?? (gpu.adapter ? tuningFor(gpu.adapter) : DEFAULT_TUNING);
+  const maxInFlight = positiveInteger('max in flight', o.maxInFlight ?? (software ? 2 : 3));
   const config: TrainConfig = {
     layers: model.layers,
     optimizer,
@@ -93,7 +103,8 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
     shuffle: o.shuffle ?? true,
     fusedUpdate: o.fusedUpdate ?? fusesUpdate(tuning),
     stepsPerSubmit: positiveInteger('steps per submit', o.stepsPerSubmit ?? (software ? 8 : 64)),
-    maxInFlight: positiveInteger('max in flight', o.maxInFlight ?? (software ? 2 : 3)),
+    maxInFlight,
+    pacedReadback: o.pacedReadback ?? (software && gpu.pollsWhileMapping === true && maxInFlight >= 2),
     evalBatchSize: positiveInteger('eval batch size', o.evalBatchSize ?? 1000),
     tuning,
   };

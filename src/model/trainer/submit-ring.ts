@@ -30,11 +30,16 @@ export interface ChunkStats {
 export class SubmitRing {
   private readonly pool: GPUBuffer[] = [];
   readonly inFlight: Chunk[] = [];
+  private readonly pacer: MapPacer | undefined;
 
+  /** `paced`: start each chunk's readback near its expected completion (MapPacer), not at submit */
   constructor(
     private readonly gpu: Gpu,
     private readonly stepsPerSubmit: number,
-  ) {}
+    paced = false,
+  ) {
+    this.pacer = paced ? new MapPacer() : undefined;
+  }
 
   acquire(): GPUBuffer {
     return (
@@ -57,8 +62,10 @@ export class SubmitRing {
     const staging = this.acquire();
     encoder.copyBufferToBuffer(stats, chunk.stepInEpoch * StepStat.size, staging, 0, chunk.count * StepStat.size);
     this.gpu.device.queue.submit([encoder.finish()]);
-    const encodeSeconds = (performance.now() - encodeStart) / 1000;
-    const done = this.gpu.mapRead(staging);
+    const submittedAt = performance.now();
+    const encodeSeconds = (submittedAt - encodeStart) / 1000;
+    const map = () => this.gpu.mapRead(staging);
+    const done = this.pacer ? this.pacer.schedule(submittedAt, map) : map();
     // A rejection is handled where the chunk is awaited; this only keeps it from being reported as unhandled meanwhile.
     done.catch(() => {});
     const submitted = { ...chunk, staging, done, encodeSeconds };
@@ -110,6 +117,56 @@ export class SubmitRing {
   destroy(): void {
     for (const b of this.pool) this.gpu.buffers.destroy(b);
     this.pool.length = 0;
+  }
+}
+
+/**
+ * Starts each chunk's map near the time its work should be done rather than at submit. For a device
+ * that runs on the CPU's own cores (lavapipe) under Dawn's Node binding, which waits for a pending
+ * map by re-queuing a setImmediate tick until it resolves: a map pending the whole chunk keeps a
+ * core busy polling, one of the two the device computes on (measured: a 200 ms dispatch with
+ * LP_NUM_THREADS=1 took 420 ms of CPU with the map pending, 200 with it started after).
+ *
+ * Chunks run in order, so chunk i starts when it was submitted or when chunk i − 1 finished,
+ * whichever is later, and takes about `duration`: its map starts when that has passed. A map that
+ * waits tells when the chunk finished (the map resolves then) and gives a new sample of the
+ * duration; one that resolves at once means the chunk was done before, so the estimate shrinks.
+ * Waking early costs a short poll; waking late costs nothing while the chunk behind it keeps the
+ * device busy (so the trainer paces only with maxInFlight ≥ 2). The first chunk, whose duration is
+ * unknown (it also compiles), maps at once. Measured on lavapipe, 300 seed steps: 17.1–17.6 ms a
+ * step unpaced, 12.0–13.0 paced, the process's CPU time 10.5 → 6.6 s (bench/RESULTS.md, fifth session).
+ */
+export class MapPacer {
+  private previous: Promise<unknown> = Promise.resolve();
+  /** when the last chunk was seen finished (performance.now() ms) */
+  private finishedAt = 0;
+  /** a chunk's expected device time in ms; 0 until a chunk after the first was timed */
+  private duration = 0;
+  private chunks = 0;
+
+  schedule(submittedAt: number, map: () => Promise<void>): Promise<void> {
+    const first = this.chunks++ === 0;
+    const run = this.previous.then(async () => {
+      const start = Math.max(submittedAt, this.finishedAt);
+      const wait = start + this.duration - performance.now();
+      if (wait > 1) await new Promise((ok) => setTimeout(ok, wait));
+      const mapStart = performance.now();
+      await map();
+      const end = performance.now();
+      if (end - mapStart > 1) {
+        // it waited: the chunk finished just now
+        if (!first) this.duration = this.duration ? 0.7 * this.duration + 0.3 * (end - start) : end - start;
+        this.finishedAt = end;
+      } else {
+        // done before the map began: take the prediction as when (taking the map's start would
+        // add each oversleep to the next chunk's start), and expect a shorter one next time
+        this.finishedAt = Math.min(mapStart, start + this.duration);
+        this.duration *= 0.95;
+      }
+    });
+    // a failed map fails its own chunk; the next one still waits its turn
+    this.previous = run.catch(() => {});
+    return run;
   }
 }
 

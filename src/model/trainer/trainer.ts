@@ -75,7 +75,7 @@ export class Trainer {
     this.order = buffers.create('train.order', train.count * 4, storage);
     this.stepTable = new StepTable(device, 'train.steps', this.stepsPerEpoch, config.batchSize);
     this.stats = buffers.create('train.stats', this.stepsPerEpoch * StepStat.size, storage);
-    this.ring = new SubmitRing(device, config.stepsPerSubmit);
+    this.ring = new SubmitRing(device, config.stepsPerSubmit, config.pacedReadback);
     this.snapshots = new SnapshotRing(device, this.model, config.maxInFlight + 1);
     this.testEvaluator = test
       ? new Evaluator(device, this.model, test, Math.min(config.evalBatchSize, test.count), config.tuning, 'test')
