@@ -10,9 +10,10 @@ import type { AdapterSummary, Gpu } from '../src/runtime/device.ts';
 // records when each map began. No GPU: this is the scheduling alone, in real time.
 const CHUNK_MS = 60;
 
-function simulated(chunks: number) {
+function simulated(chunks: number, chunkMs: (i: number) => number = () => CHUNK_MS) {
   const t0 = performance.now();
-  const finishes = Array.from({ length: chunks }, (_, i) => t0 + CHUNK_MS * (i + 1));
+  const finishes: number[] = [];
+  for (let i = 0, t = t0; i < chunks; i++) finishes.push((t += chunkMs(i)));
   const mapStarts: number[] = [];
   const map = (i: number) => async () => {
     mapStarts[i] = performance.now();
@@ -42,6 +43,15 @@ describe('MapPacer: readback started near each chunk’s end, not at submit', ()
       expect(polled, `chunk ${i} polled ${polled.toFixed(1)} ms of ${CHUNK_MS}`).toBeLessThan(CHUNK_MS / 2);
       expect(mapStarts[i]! - finishes[i]!, `chunk ${i} mapped late`).toBeLessThan(CHUNK_MS);
     }
+  });
+
+  it('follows chunks that become twice as fast: within a few chunks no map starts a chunk late', async () => {
+    const [chunks, shift, fast] = [20, 6, CHUNK_MS / 2];
+    const device = simulated(chunks, (i) => (i < shift ? CHUNK_MS : fast));
+    const pacer = new MapPacer();
+    await Promise.all(Array.from({ length: chunks }, (_, i) => pacer.schedule(device.t0, device.map(i))));
+    const late = device.mapStarts.map((m, i) => m - device.finishes[i]!);
+    for (let i = shift + 8; i < chunks; i++) expect(late[i]!, `chunk ${i}: ${late.map((l) => l.toFixed(0)).join(' ')}`).toBeLessThan(fast);
   });
 
   it('fails a chunk whose map fails, and still maps the next in its turn', async () => {

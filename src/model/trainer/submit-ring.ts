@@ -128,13 +128,17 @@ export class SubmitRing {
  * LP_NUM_THREADS=1 took 420 ms of CPU with the map pending, 200 with it started after).
  *
  * Chunks run in order, so chunk i starts when it was submitted or when chunk i − 1 finished,
- * whichever is later, and takes about `duration`: its map starts when that has passed. A map that
- * waits tells when the chunk finished (the map resolves then) and gives a new sample of the
- * duration; one that resolves at once means the chunk was done before, so the estimate shrinks.
- * Waking early costs a short poll; waking late costs nothing while the chunk behind it keeps the
- * device busy (so the trainer paces only with maxInFlight ≥ 2). The first chunk, whose duration is
- * unknown (it also compiles), maps at once. Measured on lavapipe, 300 seed steps: 17.1–17.6 ms a
- * step unpaced, 12.0–13.0 paced, the process's CPU time 10.5 → 6.6 s (bench/RESULTS.md, fifth session).
+ * whichever is later, and takes about `duration`: its map starts at nine tenths of that. A map
+ * that waits tells when the chunk finished (the map resolves then) and gives a new sample of the
+ * duration; one that resolves at once means the chunk was done before, so the estimate shrinks, by
+ * 15%. Waking early costs a short poll; waking late costs nothing while the chunk behind it keeps
+ * the device busy (so the trainer paces only with maxInFlight ≥ 2), but an estimate too long by
+ * more than a chunk leaves the device idle until it has shrunk, as when the host's memory speeds up
+ * (seen here: a step 2× faster from one minute to the next), hence the early wake and the quick
+ * shrink (the process's CPU over wall time, 300 steps: 1.27–1.58 waking at the estimate and
+ * shrinking by 5%, 1.59–1.63 so). The first chunk, whose duration is unknown (it also compiles),
+ * maps at once. Measured on lavapipe, 300 seed steps: 17.1–17.6 ms a step unpaced, 12.0–13.0 paced,
+ * the process's CPU time 10.5 → 6.6 s (bench/RESULTS.md, fifth session).
  */
 export class MapPacer {
   private previous: Promise<unknown> = Promise.resolve();
@@ -148,7 +152,7 @@ export class MapPacer {
     const first = this.chunks++ === 0;
     const run = this.previous.then(async () => {
       const start = Math.max(submittedAt, this.finishedAt);
-      const wait = start + this.duration - performance.now();
+      const wait = start + 0.9 * this.duration - performance.now();
       if (wait > 1) await new Promise((ok) => setTimeout(ok, wait));
       const mapStart = performance.now();
       await map();
@@ -161,7 +165,7 @@ export class MapPacer {
         // done before the map began: take the prediction as when (taking the map's start would
         // add each oversleep to the next chunk's start), and expect a shorter one next time
         this.finishedAt = Math.min(mapStart, start + this.duration);
-        this.duration *= 0.95;
+        this.duration *= 0.85;
       }
     });
     // a failed map fails its own chunk; the next one still waits its turn
