@@ -10,6 +10,7 @@ export const {
   denseGrid,
   denseOverrides,
   denseVec4,
+  pollCompetesWithDevice,
   gather,
   gatherGrid,
   gatherOverrides,

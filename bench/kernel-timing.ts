@@ -3,6 +3,7 @@ import type { Prepared } from './kernel-context.ts';
 import type { CaseResult, KernelBenchOptions } from './kernels.ts';
 import { median } from './workload.ts';
 import { type Device as Gpu } from '../src/index.ts';
+import { pollCompetesWithDevice } from './engine.ts';
 
 /**
  * Runs `reps` dispatches in each of `passes` compute passes, in one submit; times the passes with
@@ -31,14 +32,10 @@ export async function submitPasses(
   }
   const start = performance.now();
   gpu.device.queue.submit([encoder.finish()]);
-  if (sleepSeconds > 0 && pollsOnDevice(gpu)) await new Promise((ok) => setTimeout(ok, 1000 * sleepSeconds));
+  if (sleepSeconds > 0 && pollCompetesWithDevice(gpu)) await new Promise((ok) => setTimeout(ok, 1000 * sleepSeconds));
   await gpu.device.queue.onSubmittedWorkDone();
   gpu.check();
   return (performance.now() - start) / 1000;
-}
-
-function pollsOnDevice(gpu: Gpu): boolean {
-  return gpu.pollsWhileMapping && gpu.adapter.isFallback;
 }
 
 export async function timePrepared(
@@ -52,7 +49,8 @@ export async function timePrepared(
   const probe = Math.max(1, Math.min(o.maxReps, Math.floor(o.passSeconds / Math.max(perDispatch, 1e-7) / 4)));
   if (probe > 1) perDispatch = (await submitPasses(gpu, p, probe, 1)) / probe;
   // That wait polled, up to 1.5× slow on lavapipe's two cores: again, sleeping through half of it.
-  if (probe > 1 && pollsOnDevice(gpu)) perDispatch = (await submitPasses(gpu, p, probe, 1, undefined, 0.5 * probe * perDispatch)) / probe;
+  if (probe > 1 && pollCompetesWithDevice(gpu))
+    perDispatch = (await submitPasses(gpu, p, probe, 1, undefined, 0.5 * probe * perDispatch)) / probe;
   const reps = Math.max(1, Math.min(o.maxReps, Math.round(o.passSeconds / Math.max(perDispatch, 1e-7))));
   const passSeconds = reps * perDispatch;
   const samples = Math.max(3, Math.min(o.samples, Math.floor(o.caseSeconds / Math.max(passSeconds, 1e-9))));

@@ -29,3 +29,4 @@ export { planTrainStep, TrainProgram } from './model/programs/train.ts';
 export { DEFAULT_TUNING, fusesUpdate, TUNINGS, tuningFor, type Tuning } from './model/programs/tuning.ts';
 export { Rng } from './model/rng.ts';
 export { bindGroup, dispatch, type BindingResource, type Kernel } from './runtime/pipelines.ts';
+export { pollCompetesWithDevice } from './runtime/device.ts';

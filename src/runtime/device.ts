@@ -49,6 +49,15 @@ function summarize(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
+/**
+ * Whether waiting for the device takes CPU from the device itself: a pending map polls on the
+ * host's thread (pollsWhileMapping) and the device computes on the same cores (a software
+ * adapter). The trainer paces its readbacks and the kernel bench its waits where it does.
+ */
+export function pollCompetesWithDevice(gpu: Pick<Gpu, 'adapter' | 'pollsWhileMapping'>): boolean {
+  return gpu.pollsWhileMapping === true && gpu.adapter.isFallback;
+}
+
 export function describeAdapter(a: AdapterSummary): string {
   const name = a.description || a.device || a.architecture || 'unknown device';
   return `${a.vendor || 'unknown vendor'} / ${name}${a.isFallback ? ' (software/fallback adapter)' : ''}`;
@@ -72,7 +81,7 @@ export class Gpu {
     readonly device: GPUDevice,
     readonly adapter: AdapterSummary,
     /** AcquireOptions.pollsWhileMapping */
-    readonly pollsWhileMapping = false,
+    readonly pollsWhileMapping: boolean,
   ) {
     this.buffers = new BufferTracker(device);
     this.pipelines = new PipelineCache(device);

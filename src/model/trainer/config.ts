@@ -3,7 +3,7 @@
  * the rest of the trainer reads (and a checkpoint records the part of that a resumed run must share).
  */
 import { InputError } from '../../runtime/errors.ts';
-import type { Gpu } from '../../runtime/device.ts';
+import { pollCompetesWithDevice, type Gpu } from '../../runtime/device.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { Tensor } from '../io/safetensors.ts';
 import { checkModel, type ModelSpec } from '../model.ts';
@@ -104,7 +104,7 @@ export function configFrom(gpu: Gpu, o: TrainerOptions): TrainConfig {
     fusedUpdate: o.fusedUpdate ?? fusesUpdate(tuning),
     stepsPerSubmit: positiveInteger('steps per submit', o.stepsPerSubmit ?? (software ? 8 : 64)),
     maxInFlight,
-    pacedReadback: o.pacedReadback ?? (software && gpu.pollsWhileMapping === true && maxInFlight >= 2),
+    pacedReadback: o.pacedReadback ?? (pollCompetesWithDevice(gpu) && maxInFlight >= 2),
     evalBatchSize: positiveInteger('eval batch size', o.evalBatchSize ?? 1000),
     tuning,
   };
