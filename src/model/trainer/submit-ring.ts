@@ -146,10 +146,11 @@ export class MapPacer {
   private finishedAt = 0;
   /** a chunk's expected device time in ms; 0 until a chunk after the first was timed */
   private duration = 0;
-  private chunks = 0;
+  private scheduled = false;
 
   schedule(submittedAt: number, map: () => Promise<void>): Promise<void> {
-    const first = this.chunks++ === 0;
+    const first = !this.scheduled;
+    this.scheduled = true;
     const run = this.previous.then(async () => {
       const start = Math.max(submittedAt, this.finishedAt);
       const wait = start + 0.9 * this.duration - performance.now();
@@ -162,8 +163,8 @@ export class MapPacer {
         if (!first) this.duration = this.duration ? 0.7 * this.duration + 0.3 * (end - start) : end - start;
         this.finishedAt = end;
       } else {
-        // done before the map began: take the prediction as when (taking the map's start would
-        // add each oversleep to the next chunk's start), and expect a shorter one next time
+        // done before the map began, or by the prediction if the timer woke late (taking the
+        // map's start then would add the lateness to the next chunk's start); expect a shorter one
         this.finishedAt = Math.min(mapStart, start + this.duration);
         this.duration *= 0.85;
       }
